@@ -1,0 +1,116 @@
+"""The `modelship` command line: one sub-command per verb (DESIGN.md).
+
+Each command lives in its own module exposing HELP, add_arguments(parser) and
+run(args, config) -> Outcome; this module only parses, loads the config, and turns results and
+errors into output, step outputs, a job summary and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from types import ModuleType
+
+from modelship import __version__, config, console, ghactions
+from modelship.errors import EXIT_INFRA, EXIT_USAGE, ModelshipError, UsageError
+from modelship.outcome import Outcome
+
+# command name -> module implementing it; imported only when that command runs (fast start).
+COMMANDS: dict[str, str] = {
+    "doctor": "modelship.doctor",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors go through our error path (exit 2, one clear line)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "invalid choice" in message and "command" in message:
+            message = (f"{message.split(' (choose')[0]}; valid commands: "
+                       f"{', '.join(COMMANDS)}")
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[name])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="modelship", description="Ship AI models from GitHub to production.")
+    parser.add_argument("--version", action="version", version=f"modelship {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE",
+                        help=f"path to the config file (default: {config.DEFAULT_FILE})")
+    common.add_argument("--json", action="store_true",
+                        help="print the result as one JSON object on stdout")
+    sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        module = _load(name)
+        cmd = sub.add_parser(name, parents=[common], help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+    return parser
+
+
+def _emit(outcome: Outcome, as_json: bool) -> None:
+    if as_json:
+        print(console.redact(json.dumps(outcome.result, indent=None, sort_keys=False)))
+    elif outcome.text:
+        print(console.redact(outcome.text))
+    ghactions.set_output("result", outcome.result)
+    for key, value in outcome.outputs.items():
+        ghactions.set_output(key, value)
+    if outcome.summary:
+        ghactions.append_summary(outcome.summary)
+
+
+def _fail(error: ModelshipError, command: str | None, as_json: bool) -> int:
+    ghactions.error(str(error), title=f"modelship {command}" if command else "modelship")
+    payload = {"error": error.message, "exit_code": error.exit_code}
+    if error.hint:
+        payload["hint"] = error.hint
+    if as_json:
+        print(console.redact(json.dumps(payload)))
+    ghactions.set_output("result", payload)
+    ghactions.append_summary(f"### modelship {command or ''} failed\n\n{error}\n")
+    return error.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    command = None
+    try:
+        args = build_parser().parse_args(argv)
+        command = args.command
+        cfg = config.load(args.config)
+        outcome = _load(command).run(args, cfg)
+    except ModelshipError as e:
+        return _fail(e, command, as_json)
+    except KeyboardInterrupt:
+        console.info("interrupted")
+        return 130
+    except Exception as e:  # a bug, not a user mistake: short line, traceback on request
+        if os.environ.get("MODELSHIP_DEBUG"):
+            traceback.print_exc()
+        return _fail(ModelshipError(f"internal error: {type(e).__name__}: {e}",
+                                    hint="rerun with MODELSHIP_DEBUG=1 for the traceback "
+                                         "and report it"), command, as_json)
+    _emit(outcome, as_json)
+    return outcome.exit_code
+
+
+def entrypoint() -> None:
+    try:
+        code = main()
+    except SystemExit as e:  # --help and --version exit through argparse
+        code = e.code if isinstance(e.code, int) else (EXIT_USAGE if e.code else 0)
+    sys.exit(code)
+
+
+__all__ = ["COMMANDS", "EXIT_INFRA", "build_parser", "entrypoint", "main"]

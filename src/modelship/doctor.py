@@ -1,0 +1,151 @@
+"""`modelship doctor`: check what the other commands need before they need it.
+
+Docker engine (and its API version), registry login, Kubernetes context, helm and kubectl.
+A check is required when the config (or a flag) says the pipeline will use that part; a
+required check that fails makes the command exit 3 with the part named and how to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+
+from modelship import console, markdown
+from modelship.config import Config
+from modelship.errors import EXIT_INFRA, EXIT_OK
+from modelship.outcome import Outcome
+
+HELP = "check the Docker engine, registry, Kubernetes context, helm and kubectl"
+TIMEOUT = 5.0
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    required: bool
+    detail: str
+    fix: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return "ok"
+        return "MISSING" if self.required else "not available"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--registry", metavar="HOST[:PORT]",
+                        help="registry to log in to (default: the host of image.repository)")
+    parser.add_argument("--require", action="append", default=[], metavar="PART",
+                        choices=["docker", "registry", "cluster", "helm", "kubectl"],
+                        help="treat PART as required even if the config does not use it")
+
+
+def registry_host(repository: str) -> str | None:
+    """The registry part of an image repository, like docker's reference parsing:
+    the first component is a registry when it has a dot, a port, or is localhost."""
+    first, sep, _ = repository.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def check_docker() -> Check:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=TIMEOUT)
+        version = client.version()
+        client.close()
+    except Exception as e:
+        return Check("docker", False, True, f"engine unreachable: {_short(e)}",
+                     "start the Docker engine (dockerd) or set DOCKER_HOST")
+    return Check("docker", True, True,
+                 f"engine {version.get('Version')}, API {version.get('ApiVersion')}")
+
+
+def check_registry(host: str, required: bool) -> Check:
+    user = os.environ.get("MODELSHIP_REGISTRY_USER", "")
+    password = os.environ.get("MODELSHIP_REGISTRY_PASSWORD", "")
+    console.register_secret(password)
+    if not user or not password:
+        return Check("registry", False, required, f"{host}: no credentials",
+                     "set MODELSHIP_REGISTRY_USER and MODELSHIP_REGISTRY_PASSWORD "
+                     "(action inputs registry-username, registry-password)")
+    try:
+        import docker
+
+        client = docker.from_env(timeout=TIMEOUT * 2)
+        answer = client.login(username=user, password=password, registry=host, reauth=True)
+        client.close()
+    except Exception as e:
+        return Check("registry", False, required, f"{host}: login refused: {_short(e)}",
+                     "check the registry address and credentials")
+    return Check("registry", True, required, f"{host}: {answer.get('Status', 'logged in')}")
+
+
+def check_cluster(required: bool) -> Check:
+    try:
+        from kubernetes import client, config
+
+        config.load_kube_config()
+        version = client.VersionApi().get_code(_request_timeout=TIMEOUT)
+    except Exception as e:
+        return Check("cluster", False, required, f"no reachable context: {_short(e)}",
+                     "set KUBECONFIG to a kubeconfig whose current context is reachable")
+    return Check("cluster", True, required, f"API server {version.git_version}")
+
+
+def check_tool(name: str, args: list[str], required: bool) -> Check:
+    path = shutil.which(name)
+    if not path:
+        return Check(name, False, required, "not on PATH", f"install {name} and put it on PATH")
+    try:
+        out = subprocess.run([path, *args], capture_output=True, text=True, timeout=TIMEOUT * 2,
+                             check=True).stdout.strip()
+    except (subprocess.SubprocessError, OSError) as e:
+        return Check(name, False, required, f"{path} does not run: {_short(e)}",
+                     f"reinstall {name}")
+    if name == "kubectl":
+        try:
+            out = json.loads(out)["clientVersion"]["gitVersion"]
+        except (ValueError, KeyError):
+            out = out.splitlines()[0] if out else "?"
+    return Check(name, True, required, f"{out} ({path})")
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:160] if text else type(error).__name__
+
+
+def run(args: argparse.Namespace, cfg: Config) -> Outcome:
+    wants = set(args.require)
+    uses_deploy = cfg.has("deploy") or cfg.has("environments")
+    host = args.registry or registry_host(cfg.get_str("image.repository", ""))
+    checks = [check_docker()]
+    if host:
+        checks.append(check_registry(host, required=True))
+    elif "registry" in wants:
+        checks.append(Check("registry", False, True, "no registry given",
+                            "pass --registry HOST or set image.repository"))
+    checks.append(check_cluster(required=uses_deploy or "cluster" in wants))
+    checks.append(check_tool("helm", ["version", "--short"],
+                             required=uses_deploy or "helm" in wants))
+    checks.append(check_tool("kubectl", ["version", "--client", "-o", "json"],
+                             required=uses_deploy or "kubectl" in wants))
+    failed = [c for c in checks if c.required and not c.ok]
+    rows = [(c.name, c.status, c.detail, c.fix if not c.ok else "") for c in checks]
+    headers = ("check", "status", "detail", "how to fix")
+    text = console.table_text(headers, rows)
+    if failed:
+        text += f"\n\nmissing: {', '.join(c.name for c in failed)}"
+    summary = "### modelship doctor\n\n" + markdown.table(headers, rows)
+    result = {"ok": not failed, "checks": [asdict(c) for c in checks]}
+    return Outcome(result, EXIT_INFRA if failed else EXIT_OK, text=text, summary=summary,
+                   outputs={"ok": str(not failed).lower()})

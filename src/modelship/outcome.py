@@ -1,0 +1,17 @@
+"""What a command hands back to the CLI: the JSON result, the exit code, and what to show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelship.errors import EXIT_OK
+
+
+@dataclass
+class Outcome:
+    result: dict[str, Any]
+    exit_code: int = EXIT_OK
+    text: str = ""  # human-readable result, printed on stdout without --json
+    summary: str = ""  # markdown for the GitHub job summary
+    outputs: dict[str, Any] = field(default_factory=dict)  # step outputs besides `result`
