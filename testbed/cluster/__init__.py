@@ -1,0 +1,44 @@
+"""A real Kubernetes control plane for the test bed, built from Go modules.
+
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok run as local
+processes on 127.0.0.1; kwok plays the kubelets of five fake nodes (three CPU nodes, two
+with `nvidia.com/gpu: 4`), so scheduling, controllers, Services, EndpointSlices, Leases and
+helm are all real while no container runs. The binaries (and helm and kubectl) are built
+once from the Go module proxy through the wrapper modules in go/ and cached by version.
+
+Set MODELSHIP_TEST_KUBECONFIG to a kubeconfig to use an existing cluster (kind, ...)
+instead: nothing is built or started then.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from testbed.cluster import control_plane
+from testbed.cluster.build import build
+
+EXISTING = "MODELSHIP_TEST_KUBECONFIG"
+
+__all__ = ["build", "down", "up"]
+
+
+def up(run_dir: Path) -> dict[str, str]:
+    """Start the cluster (or find it running) and return the variables that reach it."""
+    existing = os.environ.get(EXISTING)
+    if existing:
+        if not Path(existing).is_file():
+            msg = f"{EXISTING}={existing}: no such kubeconfig file"
+            raise RuntimeError(msg)
+        return {"KUBECONFIG": existing}
+    if control_plane.running(run_dir):
+        return control_plane.env_of(run_dir)
+    binaries = build()
+    control_plane.stop(run_dir)  # leftovers of a half-dead earlier run
+    return control_plane.start(run_dir, binaries)
+
+
+def down(run_dir: Path) -> None:
+    """Stop what `up` started in run_dir; a no-op when nothing runs (or with an existing
+    cluster, which is never ours to stop)."""
+    control_plane.stop(run_dir)

@@ -1,0 +1,60 @@
+"""What the cluster is made of: pinned versions and how each binary is built from its
+wrapper module under testbed/cluster/go/ (go.mod + go.sum pin the whole module graph)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+GO_DIR = Path(__file__).parent / "go"
+
+KUBERNETES = "v1.35.4"
+ETCD = "v3.6.16"
+KWOK = "v0.8.0"
+HELM = "v4.3.1"
+GO_MINIMUM = (1, 25)  # kube needs 1.25, kwok and helm 1.26; see README
+
+
+def _kube_ldflags(version: str) -> list[str]:
+    """What Kubernetes' own build (hack/lib/version.sh) stamps, so `kubectl version` and
+    helm's kubeVersion checks see the real release instead of v0.0.0-master."""
+    major, minor = version.lstrip("v").split(".")[:2]
+    flags = []
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [f"-X {package}.gitVersion={version}", f"-X {package}.gitMajor={major}",
+                  f"-X {package}.gitMinor={minor}", f"-X {package}.gitTreeState=clean"]
+    return flags
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    version: str
+    module: str  # directory under GO_DIR
+    package: str  # what `go build` builds, relative to that module
+    ldflags: tuple[str, ...] = ()
+    minutes: int = 1  # rough cold-build time on 2 cores, for the progress line
+
+    @property
+    def module_dir(self) -> Path:
+        return GO_DIR / self.module
+
+
+COMPONENTS: dict[str, Component] = {c.name: c for c in (
+    Component("kube-apiserver", KUBERNETES, "kube", "k8s.io/kubernetes/cmd/kube-apiserver",
+              tuple(_kube_ldflags(KUBERNETES)), minutes=12),
+    Component("kube-controller-manager", KUBERNETES, "kube",
+              "k8s.io/kubernetes/cmd/kube-controller-manager",
+              tuple(_kube_ldflags(KUBERNETES)), minutes=6),
+    Component("kube-scheduler", KUBERNETES, "kube", "k8s.io/kubernetes/cmd/kube-scheduler",
+              tuple(_kube_ldflags(KUBERNETES)), minutes=2),
+    Component("kubectl", KUBERNETES, "kube", "k8s.io/kubernetes/cmd/kubectl",
+              tuple(_kube_ldflags(KUBERNETES)), minutes=2),
+    # etcd's version is a constant of go.etcd.io/etcd/api/v3, pinned by go.sum
+    Component("etcd", ETCD, "etcd", ".", minutes=2),
+    Component("kwok", KWOK, "kwok", "sigs.k8s.io/kwok/cmd/kwok",
+              (f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK.lstrip('v')}",), minutes=4),
+    Component("helm", HELM, "helm", "helm.sh/helm/v4/cmd/helm",
+              (f"-X helm.sh/helm/v4/internal/version.version={HELM}",
+               "-X helm.sh/helm/v4/internal/version.gitTreeState=clean"), minutes=4),
+)}

@@ -1,0 +1,79 @@
+"""The fake nodes kwok runs: three CPU nodes and two GPU nodes, made through the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from testbed.cluster.kwok_config import MANAGED_ANNOTATION, MANAGED_VALUE
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_PRODUCT = "NVIDIA-H100-80GB-HBM3"
+GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    cpu: str = "4"
+    memory: str = "16Gi"
+    pods: str = "110"
+    gpus: int = 0
+
+    def manifest(self) -> dict[str, Any]:
+        labels = {
+            "kubernetes.io/hostname": self.name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "type": "kwok",
+        }
+        resources = {"cpu": self.cpu, "memory": self.memory, "pods": self.pods}
+        spec: dict[str, Any] = {}
+        if self.gpus:
+            labels.update({GPU_PRODUCT_LABEL: GPU_PRODUCT, "nvidia.com/gpu.present": "true",
+                           "nvidia.com/gpu.count": str(self.gpus)})
+            resources[GPU_RESOURCE] = str(self.gpus)
+            spec["taints"] = [GPU_TAINT]
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.name,
+                "labels": labels,
+                "annotations": {MANAGED_ANNOTATION: MANAGED_VALUE,
+                                "node.alpha.kubernetes.io/ttl": "0"},
+            },
+            "spec": spec,
+            # kept on create; kwok's node-ready stage preserves it
+            "status": {"capacity": resources, "allocatable": dict(resources)},
+        }
+
+
+NODES = (
+    NodeSpec("cpu-0"), NodeSpec("cpu-1"), NodeSpec("cpu-2"),
+    NodeSpec("gpu-0", gpus=4), NodeSpec("gpu-1", gpus=4),
+)
+
+
+def ensure(api_client: Any) -> None:
+    """Create the nodes that do not exist yet."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    core = client.CoreV1Api(api_client)
+    for node in NODES:
+        try:
+            core.create_node(node.manifest())
+        except ApiException as e:
+            if e.status != 409:
+                raise
+
+
+def all_ready(api_client: Any) -> bool:
+    from kubernetes import client
+
+    items = client.CoreV1Api(api_client).list_node(_request_timeout=5).items
+    ready = {n.metadata.name for n in items
+             if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])}
+    return ready >= {n.name for n in NODES}
