@@ -44,7 +44,8 @@ def _escape_property(value: str) -> str:
 def _command(name: str, message: str, **properties: object) -> None:
     props = ",".join(f"{k}={_escape_property(str(v))}" for k, v in properties.items()
                      if v is not None)
-    line = f"::{name}{' ' + props if props else ''}::{_escape_data(console.redact(message))}"
+    head = f"::{name} {props}" if props else f"::{name}"
+    line = f"{head}::{_escape_data(console.redact(message))}"
     print(line, flush=True)
 
 
@@ -61,7 +62,7 @@ def mask(value: str | None) -> None:
 
 def annotate(level: str, message: str, *, file: str | None = None, line: int | None = None,
              title: str | None = None) -> None:
-    """An `::error` / `::warning` / `::notice` annotation, or a plain stderr line outside Actions."""
+    """An `::error` / `::warning` / `::notice` annotation; a plain stderr line outside Actions."""
     if in_actions():
         _command(level, message, file=file, line=line, title=title)
         return

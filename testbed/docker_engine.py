@@ -1,0 +1,38 @@
+"""A Docker engine: reuse the one that answers, or start dockerd ourselves."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from testbed import state
+
+
+def _ping() -> bool:
+    try:
+        client = docker.from_env(timeout=3)
+        ok = bool(client.ping())
+        client.close()
+        return ok
+    except Exception:
+        return False
+
+
+def up(run: Path, current: dict[str, Any]) -> dict[str, Any]:
+    if _ping():
+        return current or {"started": False}
+    dockerd = shutil.which("dockerd")
+    if not dockerd:
+        raise RuntimeError("dockerd not found: apt-get install -y docker.io")
+    state.say("starting dockerd")
+    pid = state.start_daemon([dockerd], run / "dockerd.log")
+    state.wait_for(_ping, "the Docker engine", timeout=60)
+    return {"started": True, "pid": pid}
+
+
+def down(current: dict[str, Any]) -> None:
+    if current.get("started"):
+        state.stop(current.get("pid"), timeout=30)

@@ -1,0 +1,57 @@
+"""Shared fixtures. The test bed fixtures bring up real parts (Docker engine, base images,
+registry with auth, Kubernetes control plane) once per session and stop what they started."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Registry:
+    host: str
+    user: str
+    password: str
+
+
+def _bring_up(parts: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    import testbed
+    from testbed import state
+
+    before = state.load()
+    env = testbed.up(parts)
+    started = [p for p in parts if p not in before]
+    return env, started
+
+
+@pytest.fixture(scope="session")
+def testbed_env() -> Iterator[dict[str, str]]:
+    """Docker engine, base images and the authenticated registry; their variables."""
+    import testbed
+
+    env, started = _bring_up(("docker", "registry"))
+    yield env
+    if started and not os.environ.get("MODELSHIP_TESTBED_KEEP"):
+        testbed.down(tuple(started))
+
+
+@pytest.fixture(scope="session")
+def registry(testbed_env: dict[str, str]) -> Registry:
+    return Registry(testbed_env["MODELSHIP_TEST_REGISTRY"],
+                    testbed_env["MODELSHIP_TEST_REGISTRY_USER"],
+                    testbed_env["MODELSHIP_TEST_REGISTRY_PASSWORD"])
+
+
+@pytest.fixture(scope="session")
+def docker_client(testbed_env: dict[str, str]) -> Iterator[object]:
+    import docker
+
+    client = docker.from_env(timeout=600)
+    yield client
+    client.close()
