@@ -138,12 +138,11 @@ def _argv(name: str, binary: str, directory: Path, pki: certs.Pki,
                 f"--service-account-private-key-file={pki.sa_private}",
                 f"--root-ca-file={pki.cert('ca')}", "--use-service-account-credentials=true",
                 f"--cluster-signing-cert-file={pki.cert('ca')}",
-                f"--cluster-signing-key-file={pki.key('ca')}",
-                "--profiling=false"]
+                f"--cluster-signing-key-file={pki.key('ca')}"]
     if name == "kube-scheduler":
         return [binary, f"--kubeconfig={directory / 'scheduler.kubeconfig'}",
                 "--bind-address=127.0.0.1", f"--secure-port={ports['scheduler']}",
-                "--leader-elect=false", "--profiling=false"]
+                "--leader-elect=false"]
     if name == "kwok":
         return [binary, f"--kubeconfig={directory / 'kubeconfig'}",
                 f"--config={directory / 'kwok.yaml'}",

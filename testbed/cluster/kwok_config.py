@@ -97,17 +97,23 @@ def _stage(name: str, kind: str, expressions: list[dict], nxt: dict) -> dict:
     }
 
 
+def _status_patch(template: str) -> dict:
+    """Strategic-merge the rendered template into the object's status subresource."""
+    return {"patches": [{"subresource": "status", "root": "status", "type": "strategic",
+                         "template": template}]}
+
+
 def documents() -> list[dict]:
     return [
         _stage("node-ready", "Node", [
             {"key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
              "operator": "NotIn", "values": ["True"]},
-        ], {"statusTemplate": _NODE_READY}),
+        ], _status_patch(_NODE_READY)),
         _stage("pod-running", "Pod", [
             {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
             {"key": ".spec.nodeName", "operator": "Exists"},
             {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
-        ], {"statusTemplate": _POD_RUNNING}),
+        ], _status_patch(_POD_RUNNING)),
         _stage("pod-gone", "Pod", [
             {"key": ".metadata.deletionTimestamp", "operator": "Exists"},
             {"key": ".metadata.finalizers", "operator": "DoesNotExist"},
