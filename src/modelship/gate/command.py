@@ -1,0 +1,245 @@
+"""`modelship gate`: judge eval results against thresholds and the production baseline.
+
+Where the results come from: `--results FILE` (relative to the working directory), else
+`gate.results` (relative to the config file); with `--endpoint URL` the eval set
+(`gate.online.eval_set` or `--eval-set`) is sent to a running model server first and the answers
+are written to `--results FILE` (default: a file in $RUNNER_TEMP or the temp directory).
+No config file is needed: `modelship gate --results r.jsonl --threshold accuracy='>= 0.9'`.
+
+The task is `--task`, else `gate.task`, else inferred: from the metric names in the thresholds
+and baseline tolerances (bleu, rouge... -> generation), or from the names in a precomputed
+metrics file; otherwise classification.
+
+Exit 0 when every check passes, 1 when one fails (the report says which), 2 for bad input or
+configuration, 3 when the model server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from modelship import console
+from modelship.config import Config, suggest
+from modelship.errors import EXIT_OK, EXIT_REJECTED, ConfigError, UsageError
+from modelship.gate import intervals as intervals_
+from modelship.gate import judge, online, readers, report
+from modelship.gate import metrics as m
+from modelship.outcome import Outcome
+
+HELP = "judge a model's eval results against thresholds and the production baseline"
+DEFAULT_RESAMPLES = 1000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", metavar="FILE",
+                        help="eval results: JSONL/CSV rows (prediction, reference, optional "
+                             "latency_ms) or a JSON object of metrics (default: gate.results); "
+                             "with --endpoint, where to write the answers")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="a gate report of the production model (default: "
+                             "gate.baseline.report)")
+    parser.add_argument("--report-json", metavar="OUT", help="write the report JSON here")
+    parser.add_argument("--task", choices=sorted(m.TASKS),
+                        help="classification or generation (default: gate.task, else inferred)")
+    parser.add_argument("--tokenize", metavar="NAME",
+                        help=f"BLEU tokenizer: {', '.join(m.TOKENIZERS)} (default: gate.tokenize "
+                             "or 13a)")
+    parser.add_argument("--threshold", action="append", default=[], metavar="METRIC='OP VALUE'",
+                        help="add or override a threshold, e.g. accuracy='>= 0.9' (repeatable)")
+    parser.add_argument("--bootstrap", type=int, metavar="N",
+                        help=f"bootstrap resamples for the 95%% intervals, 0 for none (default: "
+                             f"gate.bootstrap or {DEFAULT_RESAMPLES})")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="processes for per-row generation metrics (default: gate.workers "
+                             "or the number of CPUs)")
+    parser.add_argument("--endpoint", metavar="URL",
+                        help="evaluate online: send the eval set to this model server first")
+    parser.add_argument("--eval-set", metavar="FILE",
+                        help="eval set for --endpoint (default: gate.online.eval_set)")
+    parser.add_argument("--concurrency", type=int, metavar="N",
+                        help="requests in flight for --endpoint (default: gate.online.concurrency "
+                             "or 8)")
+
+
+# -- settings --------------------------------------------------------------------------------
+def _task(args: argparse.Namespace, cfg: Config, names: list[str]) -> str | None:
+    if args.task:
+        return str(args.task)
+    if cfg.has("gate.task"):
+        return cfg.get_str("gate.task", choices=list(m.TASKS))
+    families = {t for t, family in m.TASKS.items() for name in names if name in family}
+    if len(families) > 1:
+        raise ConfigError("the thresholds name both classification and generation metrics; "
+                          "set gate.task", file=cfg.file, key="gate.task")
+    return families.pop() if families else None
+
+
+def _tokenize(args: argparse.Namespace, cfg: Config) -> str:
+    if args.tokenize:
+        if args.tokenize not in m.TOKENIZERS:
+            raise UsageError(f"--tokenize {args.tokenize}: expected one of "
+                             f"{', '.join(m.TOKENIZERS)}",
+                             hint=suggest(args.tokenize, m.TOKENIZERS))
+        return str(args.tokenize)
+    return cfg.get_str("gate.tokenize", "13a", choices=list(m.TOKENIZERS))
+
+
+def _resamples(args: argparse.Namespace, cfg: Config) -> int:
+    if args.bootstrap is not None:
+        if args.bootstrap < 0:
+            raise UsageError(f"--bootstrap {args.bootstrap}: expected 0 or more resamples")
+        return int(args.bootstrap)
+    return cfg.get_int("gate.bootstrap", DEFAULT_RESAMPLES, minimum=0)
+
+
+def _workers(args: argparse.Namespace, cfg: Config) -> int | None:
+    if args.workers is not None:
+        if args.workers < 1:
+            raise UsageError(f"--workers {args.workers}: expected 1 or more")
+        return int(args.workers)
+    return cfg.get_int("gate.workers", minimum=1) if cfg.has("gate.workers") else None
+
+
+def _baseline(args: argparse.Namespace, cfg: Config) -> judge.Baseline | None:
+    tolerances = judge.tolerances_from_config(cfg)
+    if args.baseline:
+        path = Path(args.baseline)
+    elif cfg.has("gate.baseline.report"):
+        path = cfg.get_path("gate.baseline.report")
+    else:
+        if tolerances is not None:
+            raise cfg.error("gate.baseline.report", "a tolerance is set but no baseline report",
+                            hint="set gate.baseline.report or pass --baseline FILE")
+        return None
+    return judge.load_baseline(path, tolerances)
+
+
+def _online_settings(args: argparse.Namespace, cfg: Config) -> online.Settings:
+    if args.eval_set:
+        eval_set = Path(args.eval_set)
+    elif cfg.has("gate.online.eval_set"):
+        eval_set = cfg.get_path("gate.online.eval_set")
+    else:
+        raise UsageError("--endpoint needs an eval set: set gate.online.eval_set or pass "
+                         "--eval-set FILE")
+    request = cfg.raw("gate.online.request", None)
+    if isinstance(request, str):
+        with contextlib.suppress(ValueError):  # else a plain string template is the body
+            request = json.loads(request)
+    concurrency = args.concurrency if args.concurrency is not None else cfg.get_int(
+        "gate.online.concurrency", 8, minimum=1)
+    if concurrency < 1:
+        raise UsageError(f"--concurrency {concurrency}: expected 1 or more")
+    return online.Settings(
+        url=args.endpoint, eval_set=eval_set, request=request,
+        response_field=cfg.get_str("gate.online.response_field", "prediction"),
+        concurrency=concurrency,
+        timeout=cfg.get_duration("gate.online.timeout", 30.0),
+        retries=cfg.get_int("gate.online.retries", 2, minimum=0, maximum=10))
+
+
+def _results_path(args: argparse.Namespace, cfg: Config) -> Path:
+    if args.results:
+        return Path(args.results)
+    if cfg.has("gate.results"):
+        return cfg.get_path("gate.results")
+    raise UsageError("no eval results: pass --results FILE or set gate.results in "
+                     f"{cfg.file}", hint="or evaluate a running server with --endpoint URL")
+
+
+def _online_results_path(args: argparse.Namespace) -> Path:
+    if args.results:
+        return Path(args.results)
+    base = os.environ.get("RUNNER_TEMP") or tempfile.gettempdir()
+    return Path(base) / f"modelship-gate-results-{os.getpid()}.jsonl"
+
+
+# -- run -----------------------------------------------------------------------------------
+def run(args: argparse.Namespace, cfg: Config) -> Outcome:
+    thresholds = judge.thresholds_from_config(cfg)
+    thresholds.update(judge.thresholds_from_flags(args.threshold))
+    baseline = _baseline(args, cfg)
+    tolerances = (baseline.tolerances if baseline else None) or []
+    named = [*thresholds, *(t.metric for t in tolerances)]
+    task = _task(args, cfg, named)
+    tokenize = _tokenize(args, cfg)
+    resamples = _resamples(args, cfg)
+    workers = _workers(args, cfg)
+
+    run_online = None
+    if args.endpoint:
+        settings = _online_settings(args, cfg)
+        run_online = online.run(settings, _online_results_path(args))
+        path = run_online.results
+    else:
+        path = _results_path(args, cfg)
+
+    source = readers.open_results(path, set(m.ALL))
+    extra: dict[str, Any] = {}
+    if isinstance(source, readers.Precomputed):
+        values = dict(source.metrics)
+        n = source.n
+        applicable = set(values)
+        if task is None:
+            task = "generation" if any(k in m.GENERATION for k in values) else "classification"
+        if source.ignored:
+            console.info(f"{path}: ignoring entries that are not gate metrics: "
+                         f"{', '.join(source.ignored)}")
+        found_intervals: dict[str, Any] = {}
+    else:
+        task = task or "classification"
+        progress = console.Progress(f"reading {path}")
+        evaluation = m.evaluate(source.batches(), task, tokenize=tokenize, workers=workers,
+                                progress=progress)
+        progress.done(f"{evaluation.rows:,} rows")
+        values = evaluation.metrics
+        n = evaluation.rows
+        applicable = set(m.TASKS[task])
+        if source.has_latency or run_online is not None:
+            applicable |= set(m.LATENCY)
+        if run_online is not None or source.has_error_field:
+            applicable.add("error_rate")
+            values["error_rate"] = evaluation.errors / evaluation.rows
+            extra["errors"] = evaluation.errors
+        if run_online is not None:
+            applicable.add("throughput_rps")
+            values["throughput_rps"] = run_online.throughput_rps
+        found_intervals = intervals_.compute(evaluation, resamples)
+    if task == "generation":
+        extra["tokenize"] = tokenize
+
+    wanted = [(name, t.source) for name, t in thresholds.items()]
+    wanted += [(t.metric, f"{cfg.file}: gate.baseline.tolerance.{t.metric}")
+               for t in tolerances]
+    for name, where in wanted:
+        if name not in applicable:
+            raise UsageError(f"{where}: " + judge.availability_error(
+                name, task, values, precomputed=isinstance(source, readers.Precomputed),
+                online=run_online is not None))
+    checks = judge.judge(values, thresholds, baseline, found_intervals)
+    passed = all(c["passed"] for c in checks)
+
+    result = report.build(
+        passed=passed, n=n, metrics=values, checks=checks, task=task, results=str(path),
+        intervals=found_intervals,
+        baseline=({"report": str(baseline.path), "metrics": baseline.metrics}
+                  if baseline else None),
+        **extra)
+    if cfg.has("model.name"):
+        result["model"] = cfg.get_str("model.name")
+    if run_online is not None:
+        result["online"] = {"endpoint": args.endpoint, "rows": run_online.rows,
+                            "errors": run_online.errors, "seconds": run_online.seconds}
+    if args.report_json:
+        report.write(result, Path(args.report_json))
+    report.annotate(result)
+    outputs = {"passed": str(passed).lower(),
+               "report": args.report_json or json.dumps(result, separators=(",", ":"))}
+    return Outcome(result, EXIT_OK if passed else EXIT_REJECTED, text=report.text(result),
+                   summary=report.summary(result), outputs=outputs)

@@ -1,0 +1,221 @@
+"""Judge metrics: thresholds and the production baseline.
+
+- threshold: `metric: "OP VALUE"` with OP one of >=, >, <=, <; a bare number means "at least"
+  for metrics where higher is better and "at most" for latency and error rate.
+- baseline: the candidate may be worse than the baseline report by at most the tolerance, in the
+  metric's own direction: `0.01` is absolute, `"10%"` is relative to the baseline value. The
+  metrics compared are those named under `tolerance`; without a tolerance mapping, every metric
+  both reports have, with no tolerance.
+Unknown metric names are configuration errors with a "did you mean".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelship.config import Config, suggest
+from modelship.errors import UsageError
+from modelship.gate import metrics as m
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+_EXPR = re.compile(r"^\s*(>=|<=|>|<|=>|=<)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+_FLAG = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*=?\s*([<>=]*\s*[^<>=\s].*)$")
+
+
+@dataclass
+class Threshold:
+    metric: str
+    op: str
+    value: float
+    source: str  # where it was given, for error messages
+
+
+@dataclass
+class Tolerance:
+    metric: str
+    amount: float
+    relative: bool  # amount is a percentage of the baseline value
+
+    def shown(self) -> str | float:
+        return f"{self.amount:g}%" if self.relative else self.amount
+
+
+@dataclass
+class Baseline:
+    path: Path
+    metrics: dict[str, float]
+    tolerances: list[Tolerance] | None  # None: every metric both reports have, tolerance 0
+
+
+def check_metric_name(name: str, error: Callable[[str, str | None], Exception]) -> None:
+    if name not in m.ALL:
+        raise error(f"unknown metric '{name}'; known metrics: {', '.join(m.ALL)}",
+                    suggest(name, m.ALL))
+
+
+def parse_expression(name: str, expr: Any, error: Callable[[str, str | None], Exception],
+                     source: str) -> Threshold:
+    if isinstance(expr, bool) or not isinstance(expr, str | int | float):
+        raise error(f"expected \"OP VALUE\" such as \">= 0.9\", got {expr!r}", None)
+    if isinstance(expr, int | float):
+        op, value = (">=" if m.higher_is_better(name) else "<="), float(expr)
+    else:
+        match = _EXPR.match(expr)
+        if not match:
+            raise error(f"expected \"OP VALUE\" with OP one of >=, >, <=, <, got '{expr}'",
+                        "for example \">= 0.9\" or \"<= 250\"")
+        op = {"=>": ">=", "=<": "<="}.get(match.group(1) or "", match.group(1) or "")
+        op = op or (">=" if m.higher_is_better(name) else "<=")
+        value = float(match.group(2))
+    if not math.isfinite(value):
+        raise error(f"threshold must be a finite number, got {expr!r}", None)
+    return Threshold(name, op, value, source)
+
+
+def thresholds_from_config(cfg: Config) -> dict[str, Threshold]:
+    out: dict[str, Threshold] = {}
+    for name, expr in cfg.get_mapping("gate.thresholds", {}).items():
+        key = f"gate.thresholds.{name}"
+
+        def error(message: str, hint: str | None, key: str = key) -> Exception:
+            return cfg.error(key, message, hint=hint)
+
+        check_metric_name(str(name), error)
+        out[str(name)] = parse_expression(str(name), expr, error, f"{cfg.file}: {key}")
+    return out
+
+
+def thresholds_from_flags(flags: list[str]) -> dict[str, Threshold]:
+    out: dict[str, Threshold] = {}
+    for flag in flags:
+        match = _FLAG.match(flag)
+        if not match:
+            raise UsageError(f"--threshold '{flag}': expected METRIC='OP VALUE', "
+                             "for example accuracy='>= 0.9'")
+        name, expr = match.group(1), match.group(2).strip().strip("'\"").strip()
+
+        def error(message: str, hint: str | None, flag: str = flag) -> Exception:
+            return UsageError(f"--threshold '{flag}': {message}", hint=hint)
+
+        check_metric_name(name, error)
+        out[name] = parse_expression(name, expr, error, f"--threshold {flag}")
+    return out
+
+
+def tolerances_from_config(cfg: Config) -> list[Tolerance] | None:
+    if not cfg.has("gate.baseline.tolerance"):
+        return None
+    out = []
+    for name, value in cfg.get_mapping("gate.baseline.tolerance").items():
+        key = f"gate.baseline.tolerance.{name}"
+        check_metric_name(str(name), lambda msg, hint, key=key: cfg.error(key, msg, hint=hint))
+        out.append(parse_tolerance(str(name), value,
+                                   lambda msg, key=key: cfg.error(key, msg)))
+    return out
+
+
+def parse_tolerance(name: str, value: Any, error: Callable[[str], Exception]) -> Tolerance:
+    text = str(value).strip() if isinstance(value, str) else None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if text is not None and text.endswith("%"):
+            amount, relative = float(text[:-1]), True
+        else:
+            amount, relative = float(value), False
+    except (TypeError, ValueError):
+        raise error(f"expected an absolute tolerance such as 0.01 or a relative one such as "
+                    f"\"10%\", got {value!r}") from None
+    if not math.isfinite(amount) or amount < 0:
+        raise error(f"tolerance must be a number >= 0, got {value!r}")
+    return Tolerance(name, amount, relative)
+
+
+def load_baseline(path: Path, tolerances: list[Tolerance] | None) -> Baseline:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: baseline report does not exist",
+                         hint="write one with `modelship gate --report-json` on the production "
+                              "model, or remove gate.baseline") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot read baseline report: {e}") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}:{e.lineno}: baseline report is not valid JSON: {e.msg}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise UsageError(f"{path}: not a gate report; expected a JSON object with \"metrics\"")
+    values: dict[str, float] = {}
+    for name, value in data["metrics"].items():
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and math.isfinite(value):
+            values[str(name)] = float(value)
+    for tolerance in tolerances or []:
+        if tolerance.metric not in values:
+            raise UsageError(f"{path}: baseline report has no metric '{tolerance.metric}' "
+                             f"(it has: {', '.join(values) or 'none'})",
+                             hint=suggest(tolerance.metric, list(values)))
+    return Baseline(path, values, tolerances)
+
+
+def availability_error(name: str, task: str, metrics: Mapping[str, float], *,
+                       precomputed: bool, online: bool) -> str:
+    if precomputed:
+        return f"metric '{name}' is not in the precomputed metrics (it has: {', '.join(metrics)})"
+    if name in m.LATENCY:
+        return f"metric '{name}' needs latency_ms in the results rows"
+    if name in m.ONLINE and not online:
+        return f"metric '{name}' is measured by online evaluation only (--endpoint URL)"
+    family = "classification" if name in m.CLASSIFICATION else "generation"
+    return f"metric '{name}' is a {family} metric; the task is {task} (set gate.task or --task)"
+
+
+def _round(value: float) -> float:
+    return round(value, 12)  # 0.92 - 0.01 is 0.91, not 0.9100000000000001
+
+
+def judge(metrics: Mapping[str, float], thresholds: Mapping[str, Threshold],
+          baseline: Baseline | None, intervals: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One check per threshold, then one per baseline comparison, in the order given."""
+    checks: list[dict[str, Any]] = []
+    for name, t in thresholds.items():
+        value = metrics.get(name)  # None: no row could be scored (all failed): a failure
+        checks.append({"name": name, "value": value, "op": t.op, "threshold": t.value,
+                       "passed": value is not None and bool(OPS[t.op](value, t.value)),
+                       "kind": "threshold",
+                       "interval": _pair(intervals.get(name))})
+    if baseline is None:
+        return checks
+    if baseline.tolerances is None:
+        compared = [Tolerance(name, 0.0, False) for name in metrics if name in baseline.metrics]
+    else:
+        compared = baseline.tolerances
+    for tol in compared:
+        value, base = metrics.get(tol.metric), baseline.metrics[tol.metric]
+        amount = abs(base) * tol.amount / 100 if tol.relative else tol.amount
+        higher = m.higher_is_better(tol.metric)
+        op = ">=" if higher else "<="
+        threshold = _round(base - amount if higher else base + amount)
+        interval = _pair(intervals.get(tol.metric))
+        check = {"name": tol.metric, "value": value, "op": op, "threshold": threshold,
+                 "passed": value is not None and bool(OPS[op](value, threshold)),
+                 "kind": "baseline", "baseline": base, "tolerance": tol.shown(),
+                 "delta": None if value is None else value - base,
+                 "interval": interval}
+        if interval is not None:  # is the baseline value inside the candidate's 95% interval?
+            check["within_noise"] = bool(interval[0] <= base <= interval[1])
+        checks.append(check)
+    return checks
+
+
+def _pair(interval: Any) -> list[float] | None:
+    if not interval or interval.get("low") is None:
+        return None
+    return [interval["low"], interval["high"]]
