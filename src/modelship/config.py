@@ -26,7 +26,8 @@ DEFAULT_FILE = "modelship.yaml"
 KNOWN_KEYS: dict[str, set[str] | None] = {
     "": {"model", "gate", "image", "serve", "deploy", "environments"},
     "model": {"name", "version"},
-    "gate": {"results", "task", "tokenize", "thresholds", "baseline", "online"},
+    "gate": {"results", "task", "tokenize", "thresholds", "baseline", "online", "bootstrap",
+             "workers"},
     "gate.thresholds": None,
     "gate.baseline": {"report", "tolerance"},
     "gate.baseline.tolerance": None,
