@@ -1,0 +1,1 @@
+../sentiment/server.py
