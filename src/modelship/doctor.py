@@ -8,6 +8,7 @@ required check that fails makes the command exit 3 with the part named and how t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -59,9 +60,8 @@ def check_docker() -> Check:
     try:
         import docker
 
-        client = docker.from_env(timeout=TIMEOUT)
-        version = client.version()
-        client.close()
+        with contextlib.closing(docker.from_env(timeout=TIMEOUT)) as client:
+            version = client.version()
     except Exception as e:
         return Check("docker", False, True, f"engine unreachable: {_short(e)}",
                      "start the Docker engine (dockerd) or set DOCKER_HOST")
@@ -80,9 +80,9 @@ def check_registry(host: str, required: bool) -> Check:
     try:
         import docker
 
-        client = docker.from_env(timeout=TIMEOUT * 2)
-        answer = client.login(username=user, password=password, registry=host, reauth=True)
-        client.close()
+        with contextlib.closing(docker.from_env(timeout=TIMEOUT * 2)) as client:
+            answer = client.login(username=user, password=password, registry=host,
+                                  reauth=True)
     except Exception as e:
         return Check("registry", False, required, f"{host}: login refused: {_short(e)}",
                      "check the registry address and credentials")
