@@ -1,0 +1,225 @@
+{{/*
+modelship-serving.name: the chart name (or nameOverride), for app.kubernetes.io/name.
+*/}}
+{{- define "modelship-serving.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+modelship-serving.fullname: the base of every object name; the release name unless
+fullnameOverride is set. Truncated to 52 characters so that "-preview" and the other
+suffixes keep Service names within the 63 characters of a DNS label.
+*/}}
+{{- define "modelship-serving.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+modelship-serving.chart: name and version of the chart, for the helm.sh/chart label.
+*/}}
+{{- define "modelship-serving.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+modelship-serving.selectorLabels: the labels every selector starts from. They never change
+across upgrades (no version, no image), so Deployment selectors stay immutable.
+*/}}
+{{- define "modelship-serving.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "modelship-serving.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+modelship-serving.labels: standard labels of every object the chart renders.
+*/}}
+{{- define "modelship-serving.labels" -}}
+helm.sh/chart: {{ include "modelship-serving.chart" . }}
+{{ include "modelship-serving.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: model-server
+app.kubernetes.io/part-of: modelship
+{{- end }}
+
+{{/*
+modelship-serving.trackSelectorLabels: selector labels of one track's pods (dict: root,
+track). The track of a Deployment never changes, so its selector is immutable too.
+*/}}
+{{- define "modelship-serving.trackSelectorLabels" -}}
+{{ include "modelship-serving.selectorLabels" .root }}
+modelship.io/track: {{ .track }}
+{{- end }}
+
+{{/*
+modelship-serving.imageVersion: a label-safe model version from an image reference: the tag,
+else the first 12 hex digits of the digest. "repo:1.2.3" -> 1.2.3, "repo@sha256:ab..." ->
+ab0123456789.
+*/}}
+{{- define "modelship-serving.imageVersion" -}}
+{{- $ref := . | default "" }}
+{{- $name := $ref }}
+{{- $digest := "" }}
+{{- if contains "@" $ref }}
+{{- $parts := splitList "@" $ref }}
+{{- $name = first $parts }}
+{{- $digest = last $parts }}
+{{- end }}
+{{- $lastComponent := last (splitList "/" $name) }}
+{{- $version := "" }}
+{{- if contains ":" $lastComponent }}
+{{- $version = last (splitList ":" $lastComponent) }}
+{{- else if $digest }}
+{{- $version = last (splitList ":" $digest) | trunc 12 }}
+{{- end }}
+{{- $version }}
+{{- end }}
+
+{{/*
+modelship-serving.versionLabel: (dict: version, image) the modelship.io/model-version label
+value: the explicit version, else the image's; made a valid label value.
+*/}}
+{{- define "modelship-serving.versionLabel" -}}
+{{- $v := .version | default (include "modelship-serving.imageVersion" .image) | toString }}
+{{- $v = regexReplaceAll "[^A-Za-z0-9_.-]" $v "-" | trunc 63 | trimAll "-_." }}
+{{- $v | default "unknown" }}
+{{- end }}
+
+{{/*
+modelship-serving.roundedShare: (dict: total, weight) round(total * weight / 100), halves up.
+*/}}
+{{- define "modelship-serving.roundedShare" -}}
+{{- div (add (mul (int .total) (int .weight)) 50) 100 }}
+{{- end }}
+
+{{/*
+modelship-serving.replicaSplit: "<stable> <canary>" replica counts of the canary strategy.
+replicas mode: total = stable.replicas, canary = round(total * weight / 100) (halves up);
+with 0 < weight < 100 each track keeps at least 1 pod (canary clamped to 1..total-1; a total
+of 1 becomes 1 + 1); weight 0: no canary pod; weight 100: all pods canary.
+gateway-api / nginx: stable keeps stable.replicas; canary has canary.replicas, or the same
+rounding of stable.replicas by the weight, at least 1 while the weight is above 0.
+*/}}
+{{- define "modelship-serving.replicaSplit" -}}
+{{- $total := int .Values.stable.replicas }}
+{{- $weight := int .Values.canary.weight }}
+{{- $share := int (include "modelship-serving.roundedShare" (dict "total" $total "weight" $weight)) }}
+{{- $stable := $total }}
+{{- $canary := 0 }}
+{{- if not .Values.canary.enabled }}
+{{- else if eq .Values.traffic.mode "replicas" }}
+{{- if eq $weight 0 }}
+{{- else if eq $weight 100 }}
+{{- $stable = 0 }}
+{{- $canary = $total }}
+{{- else if le $total 1 }}
+{{- $stable = 1 }}
+{{- $canary = 1 }}
+{{- else }}
+{{- $canary = max 1 (min $share (sub $total 1)) }}
+{{- $stable = sub $total $canary }}
+{{- end }}
+{{- else if not (kindIs "invalid" .Values.canary.replicas) }}
+{{- $canary = int .Values.canary.replicas }}
+{{- else if gt $weight 0 }}
+{{- $canary = max 1 $share }}
+{{- end }}
+{{- printf "%d %d" (int $stable) (int $canary) }}
+{{- end }}
+
+{{/*
+modelship-serving.header: the A/B header match as "name\nvalue" (empty when none), from
+traffic.header given as {name, value} or as "Name", "Name=value" or "Name: value".
+The value defaults to "always" (ingress-nginx's convention).
+*/}}
+{{- define "modelship-serving.header" -}}
+{{- $h := .Values.traffic.header }}
+{{- $name := "" }}
+{{- $value := "" }}
+{{- if kindIs "map" $h }}
+{{- $name = $h.name | default "" }}
+{{- $value = $h.value | default "" | toString }}
+{{- else if kindIs "string" $h }}
+{{- $sep := "" }}
+{{- if contains ":" $h }}{{ $sep = ":" }}{{ else if contains "=" $h }}{{ $sep = "=" }}{{ end }}
+{{- if $sep }}
+{{- $parts := splitn $sep 2 $h }}
+{{- $name = $parts._0 }}
+{{- $value = $parts._1 }}
+{{- else }}
+{{- $name = $h }}
+{{- end }}
+{{- end }}
+{{- $name = trim $name }}
+{{- if $name }}
+{{- printf "%s\n%s" $name (trim $value | default "always") }}
+{{- end }}
+{{- end }}
+
+{{/*
+modelship-serving.serviceAccountName: the ServiceAccount of the model pods.
+*/}}
+{{- define "modelship-serving.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "modelship-serving.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+modelship-serving.deployments: the serving Deployments the values ask for, as a YAML list of
+{name, track, colour, image, version, replicas, hpa}; every workload template (Deployment,
+HPA, PDB) ranges over it, so they always agree.
+*/}}
+{{- define "modelship-serving.deployments" -}}
+{{- $fullname := include "modelship-serving.fullname" . }}
+{{- $out := list }}
+{{- if eq .Values.strategy "blue-green" }}
+{{- $active := .Values.blueGreen.active }}
+{{- range $colour := list "blue" "green" }}
+{{- $spec := index $.Values.blueGreen $colour }}
+{{- if $spec.image }}
+{{- $replicas := int $.Values.stable.replicas }}
+{{- if and (ne $colour $active) (not (kindIs "invalid" $.Values.blueGreen.idleReplicas)) }}
+{{- $replicas = int $.Values.blueGreen.idleReplicas }}
+{{- end }}
+{{- $out = append $out (dict "name" (printf "%s-%s" $fullname $colour) "track" $colour "colour" $colour "image" $spec.image "version" ($spec.version | default "") "replicas" $replicas "hpa" (and $.Values.autoscaling.enabled (gt $replicas 0))) }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- $split := splitList " " (include "modelship-serving.replicaSplit" .) }}
+{{- $canaryRunning := and .Values.canary.enabled (eq .Values.strategy "canary") }}
+{{- $hpa := and .Values.autoscaling.enabled (not (and $canaryRunning (eq .Values.traffic.mode "replicas"))) }}
+{{- $out = append $out (dict "name" (printf "%s-stable" $fullname) "track" "stable" "colour" "" "image" .Values.stable.image "version" (.Values.stable.version | default "") "replicas" (atoi (index $split 0)) "hpa" (and $hpa (gt (atoi (index $split 0)) 0))) }}
+{{- if $canaryRunning }}
+{{- $out = append $out (dict "name" (printf "%s-canary" $fullname) "track" "canary" "colour" "" "image" .Values.canary.image "version" (.Values.canary.version | default "") "replicas" (atoi (index $split 1)) "hpa" (and $hpa (gt (atoi (index $split 1)) 0))) }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
+{{/*
+modelship-serving.validate: checks the schema cannot express with a good message; the
+schema already refuses most bad values before any template runs.
+*/}}
+{{- define "modelship-serving.validate" -}}
+{{- if and .Values.canary.enabled (ne .Values.strategy "canary") }}
+{{- fail (printf "canary.enabled is true but strategy is %q: a canary track exists only with strategy canary (blue-green releases use blueGreen.*)" .Values.strategy) }}
+{{- end }}
+{{- if and .Values.canary.enabled (not .Values.canary.image) }}
+{{- fail "canary.enabled is true but canary.image is empty: set canary.image to repo:tag or repo@sha256:<digest>" }}
+{{- end }}
+{{- if and (ne .Values.strategy "blue-green") (not .Values.stable.image) }}
+{{- fail (printf "stable.image is empty: strategy %s needs the stable image (repo:tag or repo@sha256:<digest>)" .Values.strategy) }}
+{{- end }}
+{{- if eq .Values.strategy "blue-green" }}
+{{- $active := .Values.blueGreen.active }}
+{{- if not (index .Values.blueGreen $active).image }}
+{{- fail (printf "blueGreen.active is %q but blueGreen.%s.image is empty: the active colour needs an image" $active $active) }}
+{{- end }}
+{{- end }}
+{{- if and (eq .Values.traffic.mode "gateway-api") (not .Values.traffic.gatewayApi.parentRefs) }}
+{{- fail "traffic.mode is gateway-api but traffic.gatewayApi.parentRefs is empty: name the Gateway the HTTPRoute attaches to, e.g. [{name: public-gateway, namespace: gateways}]" }}
+{{- end }}
+{{- end }}
