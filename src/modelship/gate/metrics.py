@@ -43,7 +43,7 @@ PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99}
 # download a model, which the gate never does)
 TOKENIZERS = ("13a", "intl", "zh", "char", "none", "ja-mecab", "ko-mecab")
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
-PARALLEL_MIN_ROWS = 4000  # below this, starting processes costs more than it saves
+PARALLEL_MIN_ROWS = 2000  # below this, starting processes costs more than it saves
 CHUNK_ROWS = 1000
 
 
