@@ -227,8 +227,9 @@ class Rows:
                 col = getattr(e, "colno", None)
                 truncated = " (truncated?)" if not text.endswith("\n") or "Expecting" in detail \
                     or "Unterminated" in detail else ""
-                msg = (f"{_where(self.path, number)} is not valid JSON{truncated}: {detail}"
-                       + (f" at column {col}" if col else ""))
+                if col:
+                    detail += f" column {col}" if detail.endswith(" at") else f" at column {col}"
+                msg = f"{_where(self.path, number)} is not valid JSON{truncated}: {detail}"
                 raise UsageError(msg) from None
             if not isinstance(row, dict):
                 raise UsageError(f"{_where(self.path, number)}: expected a JSON object with "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def test_threshold_operators(expr: str, value: float, passed: bool) -> None:
     thresholds = judge.thresholds_from_config(_cfg({"gate": {"thresholds": {"f1_macro": expr}}}))
     [check] = judge.judge({"f1_macro": value}, thresholds, None, {})
     assert check["passed"] is passed
-    assert check["kind"] == "threshold" and check["name"] == "f1_macro"
+    assert check["kind"] == "threshold"
+    assert check["name"] == "f1_macro"
 
 
 @pytest.mark.parametrize(("name", "bare", "op"), [
@@ -55,7 +57,7 @@ def test_unknown_metric_is_a_config_error_with_a_suggestion() -> None:
 
 @pytest.mark.parametrize("expr", ["== 0.9", ">= high", "0.9 >=", ">= nan"])
 def test_bad_expressions_are_config_errors(expr: str) -> None:
-    with pytest.raises(ConfigError, match="gate.thresholds.accuracy"):
+    with pytest.raises(ConfigError, match=r"gate\.thresholds\.accuracy"):
         judge.thresholds_from_config(_cfg({"gate": {"thresholds": {"accuracy": expr}}}))
 
 
@@ -73,8 +75,8 @@ def test_threshold_flags(flag: str, op: str, value: float) -> None:
 def _baseline(tmp_path: Path, metrics: dict[str, float], tolerance: dict | None) -> judge.Baseline:
     cfg = _cfg({"gate": {"baseline": {"tolerance": tolerance}}} if tolerance else {})
     path = tmp_path / "baseline.json"
-    path.write_text('{"passed": true, "n": 10, "metrics": %s, "checks": []}'
-                    % str(metrics).replace("'", '"'), encoding="utf-8")
+    path.write_text(json.dumps({"passed": True, "n": 10, "metrics": metrics, "checks": []}),
+                    encoding="utf-8")
     return judge.load_baseline(path, judge.tolerances_from_config(cfg))
 
 
@@ -111,7 +113,7 @@ def test_baseline_without_the_metric_is_bad_input(tmp_path: Path) -> None:
 
 
 def test_tolerance_must_be_a_number_or_percentage(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="gate.baseline.tolerance.accuracy"):
+    with pytest.raises(ConfigError, match=r"gate\.baseline\.tolerance\.accuracy"):
         _baseline(tmp_path, {"accuracy": 0.9}, {"accuracy": "a lot"})
 
 
