@@ -12,7 +12,7 @@ import requests
 
 from testbed import state
 
-USER = "modelship"
+USER = "shipper"  # not a word that appears in logs: act masks secrets by value
 
 CONFIG = """\
 version: 0.1
