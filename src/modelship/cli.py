@@ -23,6 +23,7 @@ from modelship.outcome import Outcome
 # command name -> module implementing it; imported only when that command runs (fast start).
 COMMANDS: dict[str, str] = {
     "doctor": "modelship.doctor",
+    "build": "modelship.image.command",
     "gate": "modelship.gate.command",
 }
 

@@ -1,0 +1,356 @@
+"""`modelship build`: build the model's image (the project's Dockerfile, or a generated one),
+smoke-test it, push it, and report image, digest and tags (DESIGN.md, "Build contract")."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from modelship import console, ghactions, markdown
+from modelship.config import Config, suggest
+from modelship.doctor import registry_host
+from modelship.errors import UsageError
+from modelship.image import accelerators, builder, context, dockerfile, gitinfo, smoke, tags
+from modelship.outcome import Outcome
+
+HELP = "build the model's image (GPU-aware), smoke-test it and push it"
+CA_ENV = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+GATE_REPORTS = ("gate-report.json", ".modelship/gate-report.json")
+SMOKE_SAMPLES = 3
+_REPOSITORY = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*"
+                         r"(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--push", action="store_true",
+                        help="push the image and its tags to image.repository")
+    parser.add_argument("--no-smoke", action="store_true", help="skip the smoke test")
+    parser.add_argument("--repository", metavar="REPO",
+                        help="where the image goes (overrides image.repository)")
+    parser.add_argument("--tag", action="append", default=[], metavar="TAG",
+                        help="an extra tag (repeatable), besides the generated ones")
+    parser.add_argument("--gate-report", metavar="FILE",
+                        help="gate report whose digest labels the image "
+                             f"(default: {GATE_REPORTS[0]} next to the config, if present)")
+    parser.add_argument("--smoke-timeout", type=float, metavar="SECONDS",
+                        help="how long the smoke test waits for health (image.smoke.timeout, "
+                             "default 60)")
+    parser.add_argument("--print-dockerfile", action="store_true",
+                        help="print the Dockerfile that would be used and stop (no build)")
+
+
+# -- inputs ---------------------------------------------------------------------------------
+def _credentials() -> tuple[str, str]:
+    user = os.environ.get("MODELSHIP_REGISTRY_USER") or ghactions.get_input("registry-username")
+    password = (os.environ.get("MODELSHIP_REGISTRY_PASSWORD")
+                or ghactions.get_input("registry-password"))
+    ghactions.mask(password)
+    return user, password
+
+
+def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
+    if args.repository:
+        repo, key = args.repository, "--repository"
+    elif cfg.has("image.repository"):
+        repo, key = cfg.get_str("image.repository"), "image.repository"
+    elif args.push:
+        raise cfg.error("image.repository", "missing: --push needs somewhere to push",
+                        hint="set image.repository (e.g. ghcr.io/org/model) or pass "
+                             "--repository")
+    else:
+        return f"modelship/{model_name}"
+    if not _REPOSITORY.match(repo):
+        msg = (f"'{repo}' is not an image repository; expected [registry[:port]/]path with "
+               "lowercase letters, digits and . _ - separators, and no tag")
+        if key.startswith("--"):
+            raise UsageError(f"{key}: {msg}")
+        raise cfg.error(key, msg)
+    return repo
+
+
+def _profile(cfg: Config, requirements: str) -> accelerators.Profile:
+    settings = {
+        "accelerator": cfg.get_str("image.accelerator", "auto"),
+        "cuda": cfg.get_str("image.cuda", None) if cfg.has("image.cuda") else None,
+        "gpu_products": cfg.get_list("image.gpu_products", []),
+        "gpu_count": cfg.get_int("image.gpu_count", None) if cfg.has("image.gpu_count")
+        else None,
+    }
+    try:
+        return accelerators.resolve(settings, requirements)
+    except accelerators.AcceleratorError as e:
+        value = settings.get(e.key.split(".")[-1])
+        bad = value if isinstance(value, str) else ""
+        if isinstance(value, list):
+            bad = next((str(v) for v in value if str(v).upper() not in
+                        {c.upper() for c in e.choices}), "")
+        raise cfg.error(e.key, str(e), hint=suggest(bad, e.choices) if bad else None) from e
+
+
+def _requirements_text(ctx: context.Context) -> str:
+    texts = []
+    for name in ctx.top_level:
+        if name not in ctx.directories and dockerfile.REQUIREMENT_FILE.match(name):
+            try:
+                texts.append((ctx.root / name).read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+    return "\n".join(texts)
+
+
+def _ca_bundle() -> bytes | None:
+    for name in CA_ENV:
+        path = os.environ.get(name)
+        if path and Path(path).is_file():
+            return Path(path).read_bytes()
+    return None
+
+
+def _gate_digest(args: argparse.Namespace, cfg: Config) -> str | None:
+    if args.gate_report:
+        path = Path(args.gate_report)
+        if not path.is_file():
+            raise UsageError(f"--gate-report {path}: file does not exist",
+                             hint="pass the report `modelship gate --report-json` wrote")
+    else:
+        found = [cfg.root / name for name in GATE_REPORTS if (cfg.root / name).is_file()]
+        if not found:
+            return None
+        path = found[0]
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _smoke_samples(cfg: Config) -> list[Any]:
+    if cfg.has("image.smoke.request"):
+        return [cfg.raw("image.smoke.request")]
+    eval_set = cfg.get_path("gate.online.eval_set", "eval/eval.jsonl")
+    if not eval_set.is_file():
+        return []
+    template = cfg.raw("gate.online.request", None)
+    samples = []
+    with eval_set.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as e:
+                msg = f"{eval_set}:{number}: not JSON ({e}); expected one object per line"
+                raise UsageError(msg) from e
+            if not isinstance(row, dict):
+                raise UsageError(f"{eval_set}:{number}: expected a JSON object")
+            body = smoke.fill(template, row) if template is not None else \
+                {k: v for k, v in row.items() if k != "reference"}
+            samples.append(body)
+            if len(samples) >= SMOKE_SAMPLES:
+                break
+    return samples
+
+
+# -- the Dockerfile -------------------------------------------------------------------------
+def _dockerfile(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
+                build_args: dict[str, str], ca: bytes | None
+                ) -> tuple[str, dict[str, bytes], str]:
+    """(dockerfile path inside the context, extra context files, description)."""
+    configured = cfg.has("image.dockerfile")
+    name = cfg.get_str("image.dockerfile", "Dockerfile")
+    path = (ctx.root / name) if not Path(name).is_absolute() else Path(name)
+    if path.is_file():
+        try:
+            inside = path.resolve().relative_to(ctx.root.resolve()).as_posix()
+        except ValueError:
+            return (f"{context.EXTRA_DIR}/Dockerfile",
+                    {f"{context.EXTRA_DIR}/Dockerfile": path.read_bytes()}, str(path))
+        if inside not in ctx.files:  # excluded by .dockerignore: the engine still needs it
+            return (f"{context.EXTRA_DIR}/Dockerfile",
+                    {f"{context.EXTRA_DIR}/Dockerfile": path.read_bytes()}, str(path))
+        return inside, {}, str(path)
+    if configured:
+        raise cfg.error("image.dockerfile", f"{path} does not exist",
+                        hint="remove image.dockerfile to have modelship generate one")
+    text = generate(cfg, ctx, profile, build_args, ca is not None)
+    extra = {f"{context.EXTRA_DIR}/Dockerfile": text.encode()}
+    if ca is not None and "modelship-ca.crt" in text:
+        extra[dockerfile.CA_IN_CONTEXT] = ca
+    return f"{context.EXTRA_DIR}/Dockerfile", extra, "generated"
+
+
+def generate(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
+             build_args: dict[str, str], ca_bundle: bool) -> str:
+    if not ctx.files:
+        raise UsageError(f"no Dockerfile in {ctx.root} and nothing to build: the context is "
+                         "empty (or all of it is in .dockerignore)",
+                         hint="set image.context to the model project's directory")
+    command = ([str(c) for c in cfg.get_list("serve.command")] if cfg.has("serve.command")
+               else dockerfile.default_command(ctx.top_level))
+    if not command:
+        raise UsageError(
+            f"no Dockerfile in {ctx.root} and no way to generate one: serve.command is not set "
+            f"and the context has none of {', '.join(dockerfile.ENTRY_POINTS)}",
+            hint="add a Dockerfile, or set serve.command in modelship.yaml "
+                 '(e.g. ["python", "server.py"])')
+    weights = [str(w) for w in cfg.get_list("image.weights")] if cfg.has("image.weights") \
+        else None
+    requirements, found_weights, code = dockerfile.classify(
+        ctx.top_level, weights=weights, is_dir=ctx.directories)
+    base = cfg.get_str("image.base_image", None) if cfg.has("image.base_image") else None
+    if base is None and profile.kind == "cpu" and cfg.has("image.python"):
+        base = f"python:{cfg.get_str('image.python')}-slim-bookworm"
+    spec = dockerfile.Spec(
+        base_image=base or profile.base_image, command=command,
+        port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
+        health=cfg.get_str("serve.health", "/healthz"), requirements=requirements,
+        weights=found_weights, code=code,
+        env={str(k): str(v) for k, v in cfg.get_mapping("serve.env", {}).items()},
+        build_args=sorted(build_args), nvidia=profile.kind == "nvidia",
+        ca_bundle=ca_bundle and bool(requirements))
+    return dockerfile.render(spec, directories=ctx.directories)
+
+
+# -- run ------------------------------------------------------------------------------------
+def run(args: argparse.Namespace, cfg: Config) -> Outcome:
+    user, password = _credentials()
+    model_name = cfg.get_str("model.name", None) if cfg.has("model.name") else None
+    model_name = model_name or cfg.root.name
+    repo = _repository(args, cfg, model_name)
+    for extra in args.tag:
+        if not tags.valid_tag(extra):
+            raise UsageError(f"--tag '{extra}' is not a valid docker tag (letters, digits, "
+                             "_ . -, at most 128, not starting with . or -)")
+    ctx_dir = cfg.get_path("image.context", ".")
+    user_df = ctx_dir / cfg.get_str("image.dockerfile", "Dockerfile")
+    ctx = context.scan(ctx_dir, skip_git=not user_df.is_file())
+    profile = _profile(cfg, _requirements_text(ctx))
+    for warning in profile.warnings:
+        ghactions.warning(warning, title="modelship build: accelerator")
+    user_args = {str(k): str(v) for k, v in cfg.get_mapping("image.build_args", {}).items()}
+    build_args = {**profile.build_args(), **user_args}
+    ca = _ca_bundle()
+    df_path, extra_files, df_source = _dockerfile(cfg, ctx, profile, build_args, ca)
+    if args.print_dockerfile:
+        text = extra_files.get(df_path, b"").decode() or (ctx.root / df_path).read_text()
+        return Outcome({"dockerfile": df_source, "text": text}, text=text.rstrip("\n"))
+
+    git = gitinfo.detect(cfg.root)
+    version = tags.version(cfg.get_str("model.version", "auto"), git)
+    tag_names = tags.tags(git, version, args.tag)
+    refs = [f"{repo}:{t}" for t in tag_names]
+    label_set = tags.labels(git=git, model_name=model_name, model_version=version,
+                            accelerator=profile.labels(),
+                            gate_report_digest=_gate_digest(args, cfg))
+    console.info(f"build {repo} ({profile.kind}"
+                 f"{' CUDA ' + profile.cuda if profile.cuda else ''}; Dockerfile: {df_source}); "
+                 f"tags: {', '.join(tag_names)}")
+
+    docker_client = builder.client()
+    api = docker_client.api
+    host = registry_host(repo)
+    auth = {"username": user, "password": password} if user and password else None
+    if args.push and auth:
+        builder.login(api, host or "https://index.docker.io/v1/", user, password)
+    cache_from = []
+    branch_tag = tags.sanitize(git.branch) if git.branch else None
+    if args.push and branch_tag and builder.pull_quietly(api, repo, branch_tag, auth):
+        cache_from.append(f"{repo}:{branch_tag}")
+        console.info(f"cache from {repo}:{branch_tag}")
+    network = cfg.get_str("image.network", "host")
+    with ghactions.group(f"docker build {refs[0]}"):
+        fileobj = context.archive(ctx, extra_files)
+        try:
+            built = builder.build(api, fileobj, dockerfile=df_path, tag=refs[0],
+                                  labels=label_set, buildargs=build_args,
+                                  cache_from=cache_from, network_mode=network or None,
+                                  platform=cfg.get_str("image.platform", None)
+                                  if cfg.has("image.platform") else None)
+        finally:
+            fileobj.close()
+    for ref in refs[1:]:
+        name, _, tag = ref.rpartition(":")
+        api.tag(built.image_id, name, tag)
+    image = docker_client.images.get(built.image_id)
+    size = int(image.attrs.get("Size") or 0)
+
+    smoke_result: smoke.SmokeResult | None = None
+    if args.no_smoke:
+        smoke_result = smoke.SmokeResult(passed=False, gpu=False, notes=["skipped (--no-smoke)"])
+    else:
+        timeout = args.smoke_timeout if args.smoke_timeout is not None else \
+            cfg.get_duration("image.smoke.timeout", 60)
+        with ghactions.group("smoke test"):
+            smoke_result = smoke.run(docker_client, built.image_id, smoke.SmokeSpec(
+                port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
+                health=cfg.get_str("serve.health", "/healthz"),
+                predict=cfg.get_str("serve.predict", "/predict"),
+                metrics=cfg.get_str("serve.metrics", "/metrics") or None,
+                samples=_smoke_samples(cfg),
+                response_field=cfg.get_str("gate.online.response_field", None)
+                if cfg.has("gate.online.response_field") else None,
+                timeout=timeout, nvidia=profile.kind == "nvidia",
+                gpu_count=profile.gpu_count or 1))
+
+    digest = None
+    pushes = []
+    if args.push:
+        with ghactions.group(f"docker push {repo}"):
+            for tag in tag_names:
+                pushes.append(builder.push(api, repo, tag, auth))
+        digest = pushes[0].digest
+    docker_client.close()
+    return _outcome(repo=repo, digest=digest, refs=refs, profile=profile, built=built,
+                    size=size, labels=label_set, smoke_result=smoke_result, pushes=pushes,
+                    df_source=df_source, version=version, cache_from=cache_from)
+
+
+def _outcome(*, repo: str, digest: str | None, refs: list[str],
+             profile: accelerators.Profile, built: builder.BuildResult, size: int,
+             labels: dict[str, str], smoke_result: smoke.SmokeResult,
+             pushes: list[builder.PushResult], df_source: str, version: str,
+             cache_from: list[str]) -> Outcome:
+    image = f"{repo}@{digest}" if digest else refs[0]
+    smoke_dict = smoke_result.as_dict()
+    result: dict[str, Any] = {
+        "image": image,
+        "digest": digest,
+        "tags": refs,
+        "accelerator": {**profile.as_dict(), "chart_values": profile.chart_values()},
+        "smoke": smoke_dict,
+        "image_id": built.image_id,
+        "size": size,
+        "version": version,
+        "labels": labels,
+        "pushed": bool(pushes),
+        "bytes_pushed": sum(p.bytes_pushed for p in pushes) if pushes else 0,
+        "dockerfile": df_source,
+        "build": {"steps": built.steps, "cached_steps": built.cached_steps,
+                  "seconds": round(built.seconds, 2), "cache_from": cache_from},
+    }
+    smoke_text = ("skipped" if "skipped (--no-smoke)" in smoke_result.notes
+                  else ("passed" if smoke_result.passed else "failed")
+                  + (" (GPU)" if smoke_result.gpu else "")
+                  + (f"; {'; '.join(smoke_result.notes)}" if smoke_result.notes else ""))
+    rows: list[tuple[str, object]] = [
+        ("image", image), ("digest", digest or "(not pushed)"), ("tags", ", ".join(refs)),
+        ("size", f"{size / 1e6:.1f} MB"), ("accelerator", _accel_text(profile)),
+        ("Dockerfile", df_source), ("smoke test", smoke_text),
+    ]
+    rows += [(f"label {k}", v) for k, v in labels.items()]
+    text = console.table_text(("", ""), rows).split("\n", 2)[-1]
+    summary = "### modelship build\n\n" + markdown.table(("", ""), rows)
+    outputs = {"image": image, "digest": digest or "", "tags": "\n".join(refs)}
+    return Outcome(result, text=text, summary=summary, outputs=outputs)
+
+
+def _accel_text(profile: accelerators.Profile) -> str:
+    if profile.kind != "nvidia":
+        return f"cpu ({profile.source})"
+    products = f", {', '.join(profile.gpu_products)}" if profile.gpu_products else ""
+    return (f"nvidia CUDA {profile.cuda}, {profile.gpu_count} GPU{products} "
+            f"({profile.source})")
+
+
+__all__ = ["HELP", "add_arguments", "generate", "run"]

@@ -1,0 +1,46 @@
+"""Where the build comes from: the commit, branch or tag, default branch and repository URL.
+Inside GitHub Actions from the runtime (through ghactions); in a terminal from `git`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from modelship import ghactions
+from modelship.image.tags import SEMVER, GitInfo, clean_url
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def detect(root: Path) -> GitInfo:
+    ref = ghactions.ref()
+    if ghactions.in_actions() and ref:
+        event = ghactions.event()
+        repo = event.get("repository") if isinstance(event.get("repository"), dict) else {}
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+        name = os.environ.get("GITHUB_REPOSITORY")
+        sha = os.environ.get("GITHUB_SHA") or _git(root, "rev-parse", "HEAD")
+        return GitInfo.from_ref(ref, sha=sha, default_branch=repo.get("default_branch"),
+                                source=f"{server}/{name}" if name else None)
+    sha = _git(root, "rev-parse", "HEAD")
+    head = _git(root, "symbolic-ref", "-q", "HEAD") or ""
+    branch = head[len("refs/heads/"):] if head.startswith("refs/heads/") else None
+    tags = (_git(root, "tag", "--points-at", "HEAD") or "").split()
+    semver = sorted(t for t in tags if SEMVER.match(t))
+    tag = semver[-1] if semver else (tags[0] if tags else None)
+    origin_head = _git(root, "symbolic-ref", "-q", "refs/remotes/origin/HEAD") or ""
+    default = origin_head.rsplit("/", 1)[-1] if origin_head else None
+    if default is None:
+        configured = _git(root, "config", "init.defaultBranch")
+        default = configured or "main"
+    remote = _git(root, "remote", "get-url", "origin")
+    return GitInfo(sha=sha, branch=branch, tag=tag, default_branch=default,
+                   source=clean_url(remote) if remote else None)
