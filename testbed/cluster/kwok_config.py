@@ -2,7 +2,7 @@
 pods through their lives (kwok ships no stages of its own when run as a bare binary).
 
 - node-ready: a managed node whose Ready condition is not True becomes Ready, keeping the
-  capacity it was created with; kwok then keeps it alive by renewing its node Lease.
+  capacity and addresses it was created with; kwok then keeps it alive by renewing its node Lease.
 - pod-running: a pod bound to a managed node becomes Running and Ready at once, with a pod
   IP from kwok's --cidr and its node's IP as host IP, so Services and EndpointSlices see it.
 - pod-gone: a pod marked for deletion (with no finalizers left) is removed, which a kubelet
@@ -36,11 +36,6 @@ conditions:
   lastHeartbeatTime: {{ $now | Quote }}
   lastTransitionTime: {{ $now | Quote }}
 {{ end }}
-addresses:
-- type: InternalIP
-  address: {{ NodeIP | Quote }}
-- type: Hostname
-  address: {{ .metadata.name | Quote }}
 nodeInfo:
   architecture: amd64
   operatingSystem: linux

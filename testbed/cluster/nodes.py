@@ -20,6 +20,7 @@ class NodeSpec:
     memory: str = "16Gi"
     pods: str = "110"
     gpus: int = 0
+    ip: str = ""  # InternalIP, the host IP of its pods; nothing listens there
 
     def manifest(self) -> dict[str, Any]:
         labels = {
@@ -46,13 +47,16 @@ class NodeSpec:
             },
             "spec": spec,
             # kept on create; kwok's node-ready stage preserves it
-            "status": {"capacity": resources, "allocatable": dict(resources)},
+            "status": {"capacity": resources, "allocatable": dict(resources),
+                       "addresses": [{"type": "InternalIP", "address": self.ip},
+                                     {"type": "Hostname", "address": self.name}]},
         }
 
 
 NODES = (
-    NodeSpec("cpu-0"), NodeSpec("cpu-1"), NodeSpec("cpu-2"),
-    NodeSpec("gpu-0", gpus=4), NodeSpec("gpu-1", gpus=4),
+    NodeSpec("cpu-0", ip="10.240.0.10"), NodeSpec("cpu-1", ip="10.240.0.11"),
+    NodeSpec("cpu-2", ip="10.240.0.12"),
+    NodeSpec("gpu-0", gpus=4, ip="10.240.0.20"), NodeSpec("gpu-1", gpus=4, ip="10.240.0.21"),
 )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -209,7 +211,8 @@ def test_kubectl_apply_of_invalid_manifest_is_refused_by_the_server(
     refused = run_tool("kubectl", "apply", "--validate=false", "-n", namespace,
                        "-f", str(manifest), check=False)
     assert refused.returncode != 0
-    assert 'Deployment.apps "invalid" is invalid' in refused.stderr
+    assert 'The Deployment "invalid" is invalid' in refused.stderr
+    assert "spec.replicas: Invalid value: -1" in refused.stderr
     unknown = {**INVALID_DEPLOYMENT, "spec": {"replicaz": 1}}
     manifest.write_text(json.dumps(unknown))
     strict = run_tool("kubectl", "apply", "--dry-run=server", "--validate=strict", "-n",
@@ -297,20 +300,18 @@ def test_two_holders_contend_for_a_lease_and_only_one_wins(cluster_env: dict[str
 # -- modelship doctor -----------------------------------------------------------------------------
 
 
-def test_doctor_reports_the_cluster_reachable(tool_env: dict[str, str], capsys: Any,
-                                              monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
-    from modelship import cli
-
-    monkeypatch.chdir(tmp_path)  # no modelship.yaml: only what --require asks is required
-    for key in ("KUBECONFIG", "PATH"):
-        monkeypatch.setenv(key, tool_env[key])
-    cli.main(["doctor", "--require", "cluster", "--json"])
-    result = json.loads(capsys.readouterr().out)
+def test_doctor_reports_the_cluster_reachable(tool_env: dict[str, str], tmp_path: Path) -> None:
+    # a fresh interpreter, as a user runs it: the kubernetes client reads KUBECONFIG when it is
+    # first imported, and this session imported it before KUBECONFIG pointed at the test bed
+    code = ("import sys; from modelship import cli; "
+            "sys.exit(cli.main(['doctor', '--require', 'cluster', '--json']))")
+    done = subprocess.run([sys.executable, "-c", code], env=tool_env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    result = json.loads(done.stdout)
     checks = {c["name"]: c for c in result["checks"]}
     assert checks["cluster"]["ok"], checks["cluster"]
     assert checks["cluster"]["required"]
     if not os.environ.get("MODELSHIP_TEST_KUBECONFIG"):
         assert checks["cluster"]["detail"] == f"API server {components.KUBERNETES}"
-        assert checks["helm"]["ok"]
-        assert checks["kubectl"]["ok"]
+        assert checks["helm"]["ok"], checks["helm"]
+        assert checks["kubectl"]["ok"], checks["kubectl"]
