@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from testbed.cluster import control_plane
-from testbed.cluster.build import build
+from testbed.cluster.builder import build
 
 EXISTING = "MODELSHIP_TEST_KUBECONFIG"
 

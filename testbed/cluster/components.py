@@ -12,7 +12,7 @@ KUBERNETES = "v1.35.4"
 ETCD = "v3.6.16"
 KWOK = "v0.8.0"
 HELM = "v4.3.1"
-GO_MINIMUM = (1, 25)  # kube needs 1.25, kwok and helm 1.26; see README
+GO_MINIMUM = (1, 26)  # kwok v0.8 and helm v4.3 declare go 1.26 (kube v1.35 needs 1.25)
 
 
 def _kube_ldflags(version: str) -> list[str]:
@@ -33,7 +33,7 @@ class Component:
     module: str  # directory under GO_DIR
     package: str  # what `go build` builds, relative to that module
     ldflags: tuple[str, ...] = ()
-    minutes: int = 1  # rough cold-build time on 2 cores, for the progress line
+    minutes: int = 1  # cold-build time measured on 2 shared cores, for the progress line
 
     @property
     def module_dir(self) -> Path:
@@ -42,19 +42,19 @@ class Component:
 
 COMPONENTS: dict[str, Component] = {c.name: c for c in (
     Component("kube-apiserver", KUBERNETES, "kube", "k8s.io/kubernetes/cmd/kube-apiserver",
-              tuple(_kube_ldflags(KUBERNETES)), minutes=12),
+              tuple(_kube_ldflags(KUBERNETES)), minutes=5),
     Component("kube-controller-manager", KUBERNETES, "kube",
               "k8s.io/kubernetes/cmd/kube-controller-manager",
-              tuple(_kube_ldflags(KUBERNETES)), minutes=6),
+              tuple(_kube_ldflags(KUBERNETES)), minutes=2),
     Component("kube-scheduler", KUBERNETES, "kube", "k8s.io/kubernetes/cmd/kube-scheduler",
-              tuple(_kube_ldflags(KUBERNETES)), minutes=2),
+              tuple(_kube_ldflags(KUBERNETES)), minutes=1),
     Component("kubectl", KUBERNETES, "kube", "k8s.io/kubernetes/cmd/kubectl",
-              tuple(_kube_ldflags(KUBERNETES)), minutes=2),
+              tuple(_kube_ldflags(KUBERNETES)), minutes=1),
     # etcd's version is a constant of go.etcd.io/etcd/api/v3, pinned by go.sum
-    Component("etcd", ETCD, "etcd", ".", minutes=2),
+    Component("etcd", ETCD, "etcd", ".", minutes=1),
     Component("kwok", KWOK, "kwok", "sigs.k8s.io/kwok/cmd/kwok",
-              (f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK.lstrip('v')}",), minutes=4),
+              (f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK.lstrip('v')}",), minutes=3),
     Component("helm", HELM, "helm", "helm.sh/helm/v4/cmd/helm",
               (f"-X helm.sh/helm/v4/internal/version.version={HELM}",
-               "-X helm.sh/helm/v4/internal/version.gitTreeState=clean"), minutes=4),
+               "-X helm.sh/helm/v4/internal/version.gitTreeState=clean"), minutes=3),
 )}

@@ -46,7 +46,7 @@ def build_one(component: Component, go: str) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     state.say(f"building {component.name} {component.version} from the Go module proxy "
-              f"(first run only, ~{component.minutes} min on 2 cores)")
+              f"(first run only, ~{component.minutes} min)")
     partial = target.with_name(f".{component.name}.partial")
     env = {
         **os.environ,
@@ -77,6 +77,9 @@ def build(names: list[str] | None = None) -> dict[str, Path]:
     if all(cached_path(c).exists() for c in wanted):
         return {c.name: cached_path(c) for c in wanted}
     go = go_binary()
+    missing = [c for c in wanted if not cached_path(c).exists()]
+    state.say(f"building {len(missing)} cluster binaries with {go} (first run only, "
+              f"~{sum(c.minutes for c in missing)} min on 2 cores; cached in {bin_root()})")
     bin_root().mkdir(parents=True, exist_ok=True)
     with open(bin_root() / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
