@@ -196,7 +196,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         task = task or "classification"
         progress = console.Progress(f"reading {path}")
         evaluation = m.evaluate(source.batches(), task, tokenize=tokenize, workers=workers,
-                                progress=progress)
+                                progress=progress, size_hint=source.size)
         progress.done(f"{evaluation.rows:,} rows")
         values = evaluation.metrics
         n = evaluation.rows

@@ -4,10 +4,12 @@ Percentile bootstrap over rows (`resamples` resamples, fixed seed, so reports ar
 - classification: a resample of n rows is a multinomial draw over the confusion cells, which is
   exact and costs nothing per row, whatever n is;
 - generation: rows are resampled and sacrebleu's corpus statistics and the per-row ROUGE and
-  exact-match scores are summed per resample;
+  exact-match scores are summed per resample (fewer resamples, at least 200, when n x resamples
+  would pass 30 million; the report gives the number);
 - error_rate: a binomial draw.
-- latency: resampled rows while n x resamples stays small; beyond that (hundreds of thousands of
-  rows) the large-sample equivalents the bootstrap converges to: mean +- 1.96 standard errors, and
+- latency: resampled rows while n x resamples stays under 20 million; beyond that (20,000 rows
+  at 1000 resamples) the large-sample equivalents the bootstrap converges to: mean +- 1.96
+  standard errors, and
   for percentiles the distribution-free order-statistic interval. The method is in the report.
 """
 
@@ -21,7 +23,8 @@ from modelship.gate import metrics as m
 
 SEED = 20240601
 LEVEL = 0.95
-ROW_BUDGET = 100_000_000  # n x resamples for row resampling of generation statistics
+ROW_BUDGET = 30_000_000  # n x resamples for row resampling of generation statistics
+ROW_MIN_RESAMPLES = 200  # the fewest resamples a large generation set gets
 LATENCY_BUDGET = 20_000_000  # n x resamples for row resampling of latencies
 Z = 1.959963984540054  # standard normal quantile for 95%
 
@@ -62,7 +65,7 @@ def classification(stats: m.ClassificationStats, resamples: int,
 def generation(stats: m.GenerationStats, resamples: int,
                rng: np.random.Generator) -> dict[str, dict[str, Any]]:
     n = stats.n
-    resamples = max(1, min(resamples, max(200, ROW_BUDGET // n)))
+    resamples = max(1, min(resamples, max(ROW_MIN_RESAMPLES, ROW_BUDGET // n)))
     batch = max(1, 4_000_000 // n)
     bleu_stats = stats.bleu.astype(np.float64)
     chrf_stats = stats.chrf.astype(np.float64)

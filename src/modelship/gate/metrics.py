@@ -44,6 +44,7 @@ PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99}
 TOKENIZERS = ("13a", "intl", "zh", "char", "none", "ja-mecab", "ko-mecab")
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 PARALLEL_MIN_ROWS = 2000  # below this, starting processes costs more than it saves
+PARALLEL_MIN_BYTES = 256 << 10  # a file this large has enough rows for processes from the start
 CHUNK_ROWS = 1000
 
 
@@ -264,16 +265,19 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _scored(jobs: Iterator[tuple[str, list[str], list[str]]],
-            workers: int) -> Iterator[GenerationChunk]:
+def _scored(jobs: Iterator[tuple[str, list[str], list[str]]], workers: int,
+            parallel_now: bool) -> Iterator[GenerationChunk]:
+    """Score chunks in order: in this process while rows are few, then in a pool."""
+    if workers <= 1:
+        yield from map(score_chunk, jobs)
+        return
     seen = 0
-    for job in jobs:
+    while not parallel_now and seen < PARALLEL_MIN_ROWS:
+        job = next(jobs, None)
+        if job is None:
+            return
         yield score_chunk(job)
         seen += len(job[1])
-        if workers > 1 and seen >= PARALLEL_MIN_ROWS:
-            break
-    else:
-        return
     with _context().Pool(workers) as pool:
         yield from pool.imap(score_chunk, jobs)
 
@@ -306,8 +310,10 @@ class Evaluation:
 
 
 def evaluate(batches: Iterable[Batch], task: str, *, tokenize: str = "13a",
-             workers: int | None = None, progress: Any = None) -> Evaluation:
-    """Stream batches through the task's metrics and the latency metrics."""
+             workers: int | None = None, progress: Any = None,
+             size_hint: int = 0) -> Evaluation:
+    """Stream batches through the task's metrics and the latency metrics. `size_hint` (bytes
+    of input) lets a large generation file go to worker processes from the first row."""
     counted = _Counted(batches, progress)
     latencies: list[np.ndarray] = []
     result = Evaluation(task, 0, 0)
@@ -322,7 +328,8 @@ def evaluate(batches: Iterable[Batch], task: str, *, tokenize: str = "13a",
             result.metrics.update(result.classification.values())
     else:
         workers = default_workers() if workers is None else max(1, workers)
-        parts = list(_scored(_chunks(counted, tokenize, latencies), workers))
+        parallel_now = size_hint >= PARALLEL_MIN_BYTES
+        parts = list(_scored(_chunks(counted, tokenize, latencies), workers, parallel_now))
         if parts:
             result.generation = GenerationStats(
                 tokenize,

@@ -105,6 +105,10 @@ class Rows:
         self.format = fmt
         self.has_latency: bool | None = None  # decided by the first row that is not an error
         self.has_error_field = False  # rows carry `error` (online results): error_rate applies
+        try:
+            self.size = path.stat().st_size
+        except OSError:
+            self.size = 0
 
     def batches(self) -> Iterator[Batch]:
         total = 0

@@ -1,0 +1,235 @@
+"""Benchmark `modelship gate` against the obvious scripts, measured in the same run.
+
+- classification: a generated 1,000,000-row JSONL file; baseline (a) reads it with json.loads per
+  line into lists and calls scikit-learn (accuracy, precision/recall/F1 macro, F1 micro and
+  weighted) and numpy (latency mean and percentiles).
+- generation: a generated 100,000-row JSONL file; baseline (b) reads it the same way and runs
+  sacrebleu corpus BLEU and chrF and a rouge-score loop (ROUGE-1/2/L with stemming), numpy means.
+
+Each contender runs in its own process; wall time and peak memory (the sum of the resident memory
+of the process and its children, sampled every 10 ms, so worker processes count) are measured
+from outside. `modelship gate` runs as users run it, bootstrap intervals included. Values must
+be identical. Goals: classification <= 0.5x wall and <= 0.2x peak memory of (a); generation
+<= 0.6x wall of (b).
+
+    python benchmarks/gate_bench.py [--rows 1000000] [--gen-rows 100000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+BASELINE_A = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from sklearn import metrics as skm
+    preds, refs, lat = [], [], []
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    refs = [str(r["reference"]) for r in rows]
+    preds = [str(r["prediction"]) for r in rows]
+    lat = np.array([r["latency_ms"] for r in rows], dtype=float)
+    out = {
+        "accuracy": skm.accuracy_score(refs, preds),
+        "precision_macro": skm.precision_score(refs, preds, average="macro", zero_division=0),
+        "recall_macro": skm.recall_score(refs, preds, average="macro", zero_division=0),
+        "f1_macro": skm.f1_score(refs, preds, average="macro", zero_division=0),
+        "f1_micro": skm.f1_score(refs, preds, average="micro", zero_division=0),
+        "f1_weighted": skm.f1_score(refs, preds, average="weighted", zero_division=0),
+        "latency_mean_ms": np.mean(lat),
+        "latency_p50_ms": np.percentile(lat, 50),
+        "latency_p95_ms": np.percentile(lat, 95),
+        "latency_p99_ms": np.percentile(lat, 99),
+    }
+    print(json.dumps({k: float(v) for k, v in out.items()}))
+""")
+
+BASELINE_B = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import sacrebleu
+    from rouge_score import rouge_scorer
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    hyps = [r["prediction"] for r in rows]
+    refs = [r["reference"] for r in rows]
+    lat = np.array([r["latency_ms"] for r in rows], dtype=float)
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    scores = [scorer.score(r, h) for h, r in zip(hyps, refs)]
+    out = {
+        "bleu": sacrebleu.corpus_bleu(hyps, [refs], tokenize="13a").score,
+        "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
+        "rouge1": np.mean([s["rouge1"].fmeasure for s in scores]),
+        "rouge2": np.mean([s["rouge2"].fmeasure for s in scores]),
+        "rougeL": np.mean([s["rougeL"].fmeasure for s in scores]),
+        "exact_match": np.mean([h.strip() == r.strip() for h, r in zip(hyps, refs)]),
+        "latency_mean_ms": np.mean(lat),
+        "latency_p50_ms": np.percentile(lat, 50),
+        "latency_p95_ms": np.percentile(lat, 95),
+        "latency_p99_ms": np.percentile(lat, 99),
+    }
+    print(json.dumps({k: float(v) for k, v in out.items()}))
+""")
+
+LABELS = ["positive", "negative", "neutral", "mixed", "sarcastic", "off-topic", "question",
+          "complaint"]
+WORDS = ["model", "models", "modelling", "deploy", "deployed", "deployment",
+         "deployments", "canary", "release", "releases", "released", "rollback", "rolled",
+         "serving", "served", "server", "latency", "latencies", "improved", "improving",
+         "improvement", "metric", "metrics", "evaluation", "evaluated", "quickly",
+         "slowly", "the", "a", "an", "of", "to", "in", "on", "for", "with", "cluster",
+         "clusters", "node", "nodes", "scheduled", "scheduling", "gpu", "gpus", "memory",
+         "traffic", "weighted", "weights", "stable", "candidate", "baseline",
+         "regression", "regressions", "passed", "failing", "failed", "gate", "gates",
+         "report", "reported", "summary", "tokens", "generated", "generation", "running",
+         "runs", "ran", "tested", "testing", "tests", "healthy", "unhealthy"]
+
+
+def generate_classification(path: Path, rows: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    weights = [30, 25, 20, 8, 5, 5, 4, 3]
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(rows):
+            ref = rng.choices(LABELS, weights)[0]
+            pred = ref if rng.random() < 0.87 else rng.choice(LABELS)
+            fh.write(json.dumps({"id": i, "prediction": pred, "reference": ref,
+                                 "latency_ms": round(rng.lognormvariate(3.2, 0.45), 3),
+                                 "model": "sentiment-v2"}) + "\n")
+
+
+def generate_generation(path: Path, rows: int, seed: int = 2) -> None:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as fh:
+        for _ in range(rows):
+            ref_words = rng.choices(WORDS, k=rng.randint(4, 14))
+            hyp_words = list(ref_words)
+            for _edit in range(rng.randint(0, 5)):
+                op = rng.random()
+                if op < 0.4 and hyp_words:
+                    hyp_words[rng.randrange(len(hyp_words))] = rng.choice(WORDS)
+                elif op < 0.7:
+                    hyp_words.insert(rng.randrange(len(hyp_words) + 1), rng.choice(WORDS))
+                elif hyp_words:
+                    del hyp_words[rng.randrange(len(hyp_words))]
+            ref = " ".join(ref_words).capitalize() + "."
+            hyp = " ".join(hyp_words).capitalize() + ("." if rng.random() < 0.8 else "")
+            fh.write(json.dumps({"prediction": hyp, "reference": ref,
+                                 "latency_ms": round(rng.lognormvariate(5, 0.6), 2)}) + "\n")
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    total, stack = 0, [pid]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/statm") as fh:
+                total += int(fh.read().split()[1]) * page
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def measure(argv: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak MB of the process tree, stdout)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.01)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        text = out.read()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{argv[:4]} exited {proc.returncode}")
+    return wall, peak / 2**20, text
+
+
+def _gate(path: Path, task: str) -> list[str]:
+    return [sys.executable, "-m", "modelship", "gate", "--results", str(path), "--task", task,
+            "--json"]
+
+
+def compare(ours: dict[str, float], theirs: dict[str, float]) -> tuple[bool, float]:
+    worst = 0.0
+    identical = True
+    for name, value in theirs.items():
+        mine = ours[name]
+        identical &= mine == value
+        worst = max(worst, abs(mine - value) / max(abs(value), 1e-300))
+    return identical, worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--gen-rows", type=int, default=100_000)
+    parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep the files")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        cls, gen = work / "classification.jsonl", work / "generation.jsonl"
+        baseline_a, baseline_b = work / "baseline_a.py", work / "baseline_b.py"
+        baseline_a.write_text(BASELINE_A, encoding="utf-8")
+        baseline_b.write_text(BASELINE_B, encoding="utf-8")
+        print(f"generating {args.rows:,} classification rows and {args.gen_rows:,} generation "
+              f"rows in {work} ...", file=sys.stderr)
+        if not cls.exists():
+            generate_classification(cls, args.rows)
+        if not gen.exists():
+            generate_generation(gen, args.gen_rows)
+        print(f"{os.cpu_count()} CPUs; files: classification {cls.stat().st_size / 2**20:.0f} "
+              f"MB, generation {gen.stat().st_size / 2**20:.0f} MB", file=sys.stderr)
+
+        results = []
+        for case, path, task, script, baseline, goals in [
+            ("classification", cls, "classification", baseline_a,
+             "(a) json + scikit-learn", (0.5, 0.2)),
+            ("generation", gen, "generation", baseline_b,
+             "(b) sacrebleu + rouge-score loop", (0.6, None)),
+        ]:
+            print(f"running {case}: modelship gate ...", file=sys.stderr)
+            wall, peak, out = measure(_gate(path, task))
+            ours = json.loads(out.strip().splitlines()[-1])["metrics"]
+            print(f"running {case}: {baseline} ...", file=sys.stderr)
+            b_wall, b_peak, b_out = measure([sys.executable, str(script), str(path)])
+            theirs = json.loads(b_out.strip().splitlines()[-1])
+            identical, worst = compare(ours, theirs)
+            results.append((case, baseline, wall, peak, b_wall, b_peak, goals, identical, worst,
+                            len(theirs)))
+
+    print()
+    header = (f"{'case':<15}{'baseline':<34}{'gate s':>8}{'base s':>8}{'wall x':>8}"
+              f"{'gate MB':>9}{'base MB':>9}{'mem x':>7}  {'goal':<22}{'values':<12}")
+    print(header)
+    print("-" * len(header))
+    for case, baseline, wall, peak, b_wall, b_peak, goals, identical, worst, count in results:
+        wall_x, mem_x = wall / b_wall, peak / b_peak
+        goal_wall, goal_mem = goals
+        met = wall_x <= goal_wall and (goal_mem is None or mem_x <= goal_mem)
+        goal = f"wall<={goal_wall}x" + (f" mem<={goal_mem}x" if goal_mem else "")
+        goal += " met" if met else " MISSED"
+        values = f"{count} identical" if identical else f"max rel diff {worst:.1e}"
+        print(f"{case:<15}{baseline:<34}{wall:>8.2f}{b_wall:>8.2f}{wall_x:>7.2f}x"
+              f"{peak:>9.0f}{b_peak:>9.0f}{mem_x:>6.2f}x  {goal:<22}{values:<12}")
+
+
+if __name__ == "__main__":
+    main()
