@@ -3,10 +3,12 @@ the failing step and its last lines on error, registry login, push with retries,
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from modelship import console
@@ -50,12 +52,19 @@ class PushResult:
 
 def client(timeout: int = 600) -> Any:
     """A docker SDK client, or InfraError (exit 3) when the engine does not answer."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not Path(host[len("unix://"):]).exists():
+        msg = f"the Docker engine does not answer: no socket at {host[len('unix://'):]}"
+        raise InfraError(msg, hint="start dockerd or set DOCKER_HOST")
+    own = None
     try:
         import docker
 
         own = docker.from_env(timeout=timeout)
         own.ping()
     except Exception as e:
+        if own is not None:
+            own.close()
         msg = f"the Docker engine does not answer: {_first_line(e)}"
         raise InfraError(msg, hint="start dockerd or set DOCKER_HOST") from e
     return own

@@ -248,6 +248,22 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
                  f"tags: {', '.join(tag_names)}")
 
     docker_client = builder.client()
+    try:
+        return _build_smoke_push(args, cfg, docker_client, repo=repo, user=user,
+                                 password=password, git=git, tag_names=tag_names, refs=refs,
+                                 labels=label_set, profile=profile, ctx=ctx,
+                                 extra_files=extra_files, df_path=df_path, df_source=df_source,
+                                 build_args=build_args, version=version)
+    finally:
+        docker_client.close()
+
+
+def _build_smoke_push(args: argparse.Namespace, cfg: Config, docker_client: Any, *, repo: str,
+                      user: str, password: str, git: tags.GitInfo, tag_names: list[str],
+                      refs: list[str], labels: dict[str, str],
+                      profile: accelerators.Profile, ctx: context.Context,
+                      extra_files: dict[str, bytes], df_path: str, df_source: str,
+                      build_args: dict[str, str], version: str) -> Outcome:
     api = docker_client.api
     host = registry_host(repo)
     auth = {"username": user, "password": password} if user and password else None
@@ -263,7 +279,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         fileobj = context.archive(ctx, extra_files)
         try:
             built = builder.build(api, fileobj, dockerfile=df_path, tag=refs[0],
-                                  labels=label_set, buildargs=build_args,
+                                  labels=labels, buildargs=build_args,
                                   cache_from=cache_from, network_mode=network or None,
                                   platform=cfg.get_str("image.platform", None)
                                   if cfg.has("image.platform") else None)
@@ -300,9 +316,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
             for tag in tag_names:
                 pushes.append(builder.push(api, repo, tag, auth))
         digest = pushes[0].digest
-    docker_client.close()
     return _outcome(repo=repo, digest=digest, refs=refs, profile=profile, built=built,
-                    size=size, labels=label_set, smoke_result=smoke_result, pushes=pushes,
+                    size=size, labels=labels, smoke_result=smoke_result, pushes=pushes,
                     df_source=df_source, version=version, cache_from=cache_from)
 
 

@@ -74,7 +74,7 @@ def classify(top_level: Iterable[str], *, weights: Sequence[str] | None = None,
 
 
 def _norm(path: str) -> str:
-    return posixpath.normpath(path).lstrip("./") or "."
+    return posixpath.normpath(path).lstrip("/")
 
 
 def default_command(top_level: Iterable[str]) -> list[str] | None:

@@ -1,0 +1,126 @@
+"""The generated Dockerfile: layer order (dependencies, weights, code), non-root user, health
+check, command, and the CA bundle only in the install step."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modelship.image import dockerfile as df
+
+TOP = ["requirements.txt", "model", "server.py", "model.py", "eval", "README.md",
+       "Dockerfile", ".dockerignore", "classifier.onnx"]
+DIRS = {"model", "eval"}
+
+
+def _render(**overrides) -> str:
+    requirements, weights, code = df.classify(TOP, is_dir=DIRS)
+    spec = df.Spec(base_image="python:3.11-slim-bookworm", command=["python", "server.py"],
+                   requirements=requirements, weights=weights, code=code)
+    for key, value in overrides.items():
+        setattr(spec, key, value)
+    return df.render(spec, directories=DIRS)
+
+
+def test_classify_splits_requirements_weights_and_code():
+    requirements, weights, code = df.classify(TOP, is_dir=DIRS)
+    assert requirements == ["requirements.txt"]
+    assert weights == ["classifier.onnx", "model"]
+    assert code == ["README.md", "eval", "model.py", "server.py"]
+
+
+def test_classify_with_configured_weights():
+    _, weights, code = df.classify(TOP, weights=["./eval/", "assets/x.bin"],
+                                   is_dir=DIRS)
+    assert weights == ["eval"]
+    assert "model" in code
+    assert "classifier.onnx" in code
+
+
+def _index(lines: list[str], needle: str) -> int:
+    return next(i for i, line in enumerate(lines) if needle in line)
+
+
+def test_layer_order_dependencies_then_weights_then_code():
+    lines = _render().splitlines()
+    instructions = [line for line in lines if line and not line.startswith(("#", " "))]
+    assert instructions[0] == "FROM python:3.11-slim-bookworm"
+    deps = _index(lines, 'COPY ["requirements.txt"')
+    install = _index(lines, "pip install -r /app/requirements.txt")
+    weights = _index(lines, 'COPY ["model", "/app/model/"]')
+    onnx = _index(lines, '"classifier.onnx"')
+    code = _index(lines, '"server.py"')
+    assert deps < install < weights < code
+    assert install < onnx < code
+    # the code COPY carries no weights or requirements: a code change leaves them cached
+    code_lines = [line for line in lines[max(weights, onnx) + 1:] if line.startswith("COPY")]
+    assert code_lines
+    assert not any('"model"' in line or "requirements" in line or "onnx" in line
+                   for line in code_lines)
+    assert not any(line.startswith("COPY") and '"."' in line for line in lines)
+    assert "Dockerfile" not in "".join(line for line in lines if line.startswith("COPY"))
+
+
+def test_non_root_user_health_check_and_command():
+    text = _render(port=9000, health="/ready", command=["python", "-m", "app"])
+    lines = text.splitlines()
+    assert "USER 10001" in lines
+    assert _index(lines, "USER 10001") > _index(lines, '"server.py", "/app/"]')
+    health = next(line for line in lines if line.strip().startswith("CMD [\"python\", \"-c\""))
+    assert "http://127.0.0.1:9000/ready" in health
+    assert lines[-1] == 'CMD ["python", "-m", "app"]'
+    assert "EXPOSE 9000" in lines
+    assert "ENV PORT=9000" in lines
+    assert "HEALTHCHECK" in text
+
+
+def test_ca_bundle_is_used_only_for_the_install_step():
+    without = _render()
+    assert "ca.crt" not in without
+    with_ca = _render(ca_bundle=True)
+    lines = with_ca.splitlines()
+    copy = _index(lines, df.CA_IN_CONTEXT)
+    install = _index(lines, "pip install")
+    assert copy == install - 1
+    assert "PIP_CERT=/tmp/modelship-ca.crt" in lines[install]
+    assert "rm -f /tmp/modelship-ca.crt" in lines[install]
+    assert "PIP_CERT" not in "".join(line for line in lines if line.startswith("ENV"))
+
+
+def test_no_requirements_means_no_install_step():
+    spec = df.Spec(base_image="python:3.11-slim", command=["python", "app.py"],
+                   code=["app.py"])
+    text = df.render(spec)
+    assert "pip install" not in text
+    assert 'COPY ["app.py", "/app/"]' in text
+
+
+def test_nvidia_profile_declares_build_args_and_installs_python_only_when_missing():
+    text = _render(base_image="nvidia/cuda:12.4.1-runtime-ubuntu22.04", nvidia=True,
+                   build_args=["CUDA_VERSION", "TORCH_CUDA_ARCH_LIST"])
+    lines = text.splitlines()
+    assert lines[_index(lines, "FROM")] == "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04"
+    assert "ARG TORCH_CUDA_ARCH_LIST" in lines
+    assert "ARG CUDA_VERSION" in lines
+    assert "NVIDIA_VISIBLE_DEVICES=all" in text
+    assert "if ! command -v python3" in text
+    assert "devel" not in text
+
+
+@pytest.mark.parametrize(
+    ("top", "expected"),
+    [
+        pytest.param(["server.py", "app.py"], ["python", "server.py"], id="server-first"),
+        pytest.param(["main.py"], ["python", "main.py"], id="main"),
+        pytest.param(["lib.py"], None, id="none"),
+    ],
+)
+def test_default_command(top, expected):
+    assert df.default_command(top) == expected
+
+
+def test_env_values_are_quoted_when_needed():
+    text = _render(env={"GREETING": "hello world", "MODE": "fast"})
+    assert f"ENV GREETING={json.dumps('hello world')}" in text
+    assert "ENV MODE=fast" in text
