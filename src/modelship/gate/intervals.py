@@ -9,8 +9,8 @@ Percentile bootstrap over rows (`resamples` resamples, fixed seed, so reports ar
 - error_rate: a binomial draw.
 - latency: resampled rows while n x resamples stays under 20 million; beyond that (20,000 rows
   at 1000 resamples) the large-sample equivalents the bootstrap converges to: mean +- 1.96
-  standard errors, and
-  for percentiles the distribution-free order-statistic interval. The method is in the report.
+  standard errors, and for percentiles the distribution-free order-statistic interval. The
+  method is in the report.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from modelship.gate import metrics as m
 
 SEED = 20240601
 LEVEL = 0.95
+CELL_BUDGET = 50_000_000  # resamples x confusion cells
 ROW_BUDGET = 30_000_000  # n x resamples for row resampling of generation statistics
 ROW_MIN_RESAMPLES = 200  # the fewest resamples a large generation set gets
 LATENCY_BUDGET = 20_000_000  # n x resamples for row resampling of latencies
@@ -49,6 +50,7 @@ def classification(stats: m.ClassificationStats, resamples: int,
                    rng: np.random.Generator) -> dict[str, dict[str, Any]]:
     n = stats.n
     p = stats.counts / n
+    resamples = max(1, min(resamples, max(100, CELL_BUDGET // len(p))))  # huge label sets
     batch = max(1, min(resamples, 2_000_000 // max(1, len(p) + len(stats.labels))))
     collected: dict[str, list[np.ndarray]] = {name: [] for name in m.CLASSIFICATION}
     done = 0

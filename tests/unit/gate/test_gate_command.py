@@ -151,6 +151,22 @@ def test_no_config_and_threshold_flags(tmp_path: Path, capsys: pytest.CaptureFix
     assert [c["passed"] for c in report["checks"]] == [True, False]
 
 
+def test_chinese_generation_through_the_config(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(tmp_path, f"""
+gate:
+  results: {DATA / "zh_generation.jsonl"}
+  task: generation
+  tokenize: zh
+  thresholds: {{rouge1: ">= 0.5", bleu: ">= 10"}}
+""")
+    code, report = _gate(capsys, "--config", str(cfg))
+    assert code == 0
+    assert report["tokenize"] == "zh"
+    assert report["metrics"]["rouge1"] > 0.5  # 0 if Chinese characters were dropped
+    assert report["intervals"]["bleu"]["low"] <= report["metrics"]["bleu"]
+
+
 def test_precomputed_metrics_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, report = _gate(capsys, "--results", str(DATA / "metrics.json"),
                          "--threshold", "accuracy>=0.9", "--threshold", "latency_p95_ms<=200")
