@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sacrebleu
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nltk.stem import porter
 from rouge_score import rouge_scorer
 from sklearn import metrics as skm
@@ -231,3 +233,14 @@ def test_row_errors_are_left_out_of_quality_and_latency(tmp_path: Path) -> None:
     assert source.has_error_field
     assert ev.metrics["accuracy"] == 0.5
     assert ev.metrics["latency_mean_ms"] == 20.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d", "1", "é"]),
+                          st.sampled_from(["a", "b", "c", "x", "1"])), min_size=1, max_size=60))
+def test_classification_equals_scikit_learn_for_any_labels(pairs: list[tuple[str, str]]) -> None:
+    preds = [p for p, _ in pairs]
+    refs = [r for _, r in pairs]
+    ev = m.evaluate([readers.Batch(preds, refs, None, rows=len(pairs))], "classification")
+    for name, value in _sklearn(refs, preds).items():
+        assert ev.metrics[name] == pytest.approx(value, rel=1e-12, abs=1e-15), name
