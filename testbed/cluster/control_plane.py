@@ -8,7 +8,9 @@ cluster.json (pids, ports, binaries) so another process can find and stop what w
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,30 @@ from testbed.cluster import certs, kwok_config, nodes
 # start order; stopped in reverse
 PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 CLUSTER_NAME = "modelship-testbed"
+
+
+# processes this interpreter started, kept so they are reaped when stopped (and so no Popen is
+# garbage-collected while its process runs, which is a ResourceWarning)
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _spawn(argv: list[str], log: Path) -> int:
+    """Start a daemon in its own session (it outlives us), output appended to `log`."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=dict(os.environ))
+    _CHILDREN[proc.pid] = proc
+    return proc.pid
+
+
+def _reap(pid: int) -> None:
+    proc = _CHILDREN.pop(pid, None)
+    if proc is not None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _CHILDREN[pid] = proc
 
 
 def cluster_dir(run_dir: Path) -> Path:
@@ -192,7 +218,7 @@ def start(run_dir: Path, binaries: dict[str, Path]) -> dict[str, str]:
     for name in PROCESSES:
         argv = _argv(name, str(binaries[name]), directory, pki, ports)
         log = directory / f"{name}.log"
-        current["pids"][name] = state.start_daemon(argv, log)
+        current["pids"][name] = _spawn(argv, log)
         _save(run_dir, current)
         if name == "etcd":
             state.wait_for(lambda: _etcd_ready(ports["etcd"]), "etcd", timeout=30)
@@ -218,5 +244,7 @@ def stop(run_dir: Path) -> None:
         pid = pids.get(name)
         if pid and _ours(pid, binaries.get(name, "")):
             state.stop(pid)
+        if pid:
+            _reap(pid)
     shutil.rmtree(cluster_dir(run_dir) / "etcd", ignore_errors=True)
     _state_file(run_dir).unlink(missing_ok=True)
