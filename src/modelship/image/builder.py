@@ -77,7 +77,7 @@ def _first_line(error: BaseException) -> str:
 
 def build(api: Any, fileobj: IO[bytes], *, dockerfile: str, tag: str, labels: dict[str, str],
           buildargs: dict[str, str], cache_from: list[str], network_mode: str | None,
-          platform: str | None = None) -> BuildResult:
+          platform: str | None = None, nocache: bool = False) -> BuildResult:
     """Run the build, printing the engine's output as it comes; raise BuildFailed naming the
     failing step and its last output lines."""
     started = time.monotonic()
@@ -92,7 +92,7 @@ def build(api: Any, fileobj: IO[bytes], *, dockerfile: str, tag: str, labels: di
     stream = api.build(fileobj=fileobj, custom_context=True, dockerfile=dockerfile, tag=tag,
                        labels=labels, buildargs=buildargs, cache_from=cache_from or None,
                        network_mode=network_mode, rm=True, forcerm=True, decode=True,
-                       pull=False, **kwargs)
+                       pull=False, nocache=nocache, **kwargs)
     for event in stream:
         if "error" in event:
             detail = event.get("errorDetail") or {}

@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smoke-timeout", type=float, metavar="SECONDS",
                         help="how long the smoke test waits for health (image.smoke.timeout, "
                              "default 60)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="build every step afresh (no layer cache, no --cache-from)")
     parser.add_argument("--print-dockerfile", action="store_true",
                         help="print the Dockerfile that would be used and stop (no build)")
 
@@ -271,7 +273,8 @@ def _build_smoke_push(args: argparse.Namespace, cfg: Config, docker_client: Any,
         builder.login(api, host or "https://index.docker.io/v1/", user, password)
     cache_from = []
     branch_tag = tags.sanitize(git.branch) if git.branch else None
-    if args.push and branch_tag and builder.pull_quietly(api, repo, branch_tag, auth):
+    wants_cache = args.push and branch_tag and not args.no_cache
+    if wants_cache and builder.pull_quietly(api, repo, branch_tag, auth):
         cache_from.append(f"{repo}:{branch_tag}")
         console.info(f"cache from {repo}:{branch_tag}")
     network = cfg.get_str("image.network", "host")
@@ -281,6 +284,7 @@ def _build_smoke_push(args: argparse.Namespace, cfg: Config, docker_client: Any,
             built = builder.build(api, fileobj, dockerfile=df_path, tag=refs[0],
                                   labels=labels, buildargs=build_args,
                                   cache_from=cache_from, network_mode=network or None,
+                                  nocache=args.no_cache,
                                   platform=cfg.get_str("image.platform", None)
                                   if cfg.has("image.platform") else None)
         finally:
