@@ -234,6 +234,24 @@ def test_code_only_change_reuses_dependency_and_weight_layers(example_build, doc
     assert run.result["build"]["cached_steps"] >= 6
 
 
+@pytest.mark.parametrize("variant", ["sentiment-bad", "sentiment-flaky"])
+def test_variants_build_and_serve(variant, example_build, docker_client, workdir, registry):
+    """The release tests' variants are buildable projects (their shared files are symlinks,
+    dereferenced into the context); the flaky one fails 1 request in 5 once served."""
+    project = EXAMPLE.parent / variant
+    run = run_build(["build", "--config", str(project / "modelship.yaml"), "--json",
+                     "--repository", f"{registry.host}/it/{variant}"], workdir / variant)
+    assert run.code == 0, run.err[-3000:]
+    assert run.result["smoke"]["passed"] is True
+    assert run.result["build"]["cached_steps"] >= 5  # dependencies came from the cache
+    if variant == "sentiment-flaky":
+        rows = [{"text": f"sample {i}"} for i in range(10)]
+        with pytest.raises(smoke.Rejected, match="answered HTTP 500"):
+            smoke.run(docker_client, run.result["image_id"], smoke.SmokeSpec(
+                port=8080, health="/healthz", predict="/predict", metrics=None,
+                samples=rows, response_field="label", timeout=60))
+
+
 # -- CUDA profile through the same path --------------------------------------------------------
 def test_cuda_profile_builds_with_a_stand_in_base_and_carries_cuda_labels(
         registry, docker_client, workdir):
@@ -246,7 +264,7 @@ def test_cuda_profile_builds_with_a_stand_in_base_and_carries_cuda_labels(
     config = project / "modelship.yaml"
     config.write_text(config.read_text().replace(
         "  accelerator: cpu\n", "  accelerator: auto\n  gpu_products: [H100, L4]\n"))
-    repo = f"{registry.host}/it/sentiment-cuda"
+    repo = f"{registry.host}/it/sentiment-cuda-{uuid.uuid4().hex[:6]}"
 
     shown = run_build(["build", "--config", str(config), "--print-dockerfile"], workdir / "c0")
     assert shown.code == 0
@@ -278,6 +296,14 @@ def test_cuda_profile_builds_with_a_stand_in_base_and_carries_cuda_labels(
     env = docker_client.images.get(result["image"]).attrs["Config"]["Env"]
     assert "NVIDIA_VISIBLE_DEVICES=all" in env
     assert registry_manifest(registry, repo, result["digest"]).status_code == 200
+    assert result["build"]["cache_from"] == []  # a new repository: nothing to cache from
+
+    again = run_build(["build", "--config", str(config), "--push", "--json", "--no-smoke",
+                       "--repository", repo], workdir / "c2", creds(registry),
+                      ref="refs/heads/main")
+    assert again.code == 0, again.err[-3000:]
+    assert again.result["build"]["cache_from"] == [f"{repo}:main"]
+    assert again.result["build"]["cached_steps"] >= 10
 
 
 # -- failures -----------------------------------------------------------------------------------

@@ -75,11 +75,23 @@ def _first_line(error: BaseException) -> str:
     return text[0][:300] if text else type(error).__name__
 
 
-def build(api: Any, fileobj: IO[bytes], *, dockerfile: str, tag: str, labels: dict[str, str],
-          buildargs: dict[str, str], cache_from: list[str], network_mode: str | None,
-          platform: str | None = None, nocache: bool = False) -> BuildResult:
+def build(api: Any, fileobj: IO[bytes], **kwargs: Any) -> BuildResult:
     """Run the build, printing the engine's output as it comes; raise BuildFailed naming the
-    failing step and its last output lines."""
+    failing step and its last output lines, InfraError when the engine itself fails."""
+    import docker.errors
+    import requests
+
+    try:
+        return _build(api, fileobj, **kwargs)
+    except (docker.errors.APIError, requests.RequestException) as e:
+        msg = f"the Docker engine failed during the build: {_first_line(e)}"
+        raise InfraError(msg, hint="check the engine (docker info) and the build "
+                                   "settings (image.network, image.platform)") from e
+
+
+def _build(api: Any, fileobj: IO[bytes], *, dockerfile: str, tag: str, labels: dict[str, str],
+           buildargs: dict[str, str], cache_from: list[str], network_mode: str | None,
+           platform: str | None = None, nocache: bool = False) -> BuildResult:
     started = time.monotonic()
     progress = console.Progress(f"docker build {tag}", every=10.0)
     step = ""
