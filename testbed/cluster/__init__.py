@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from testbed import state
 from testbed.cluster import control_plane
 from testbed.cluster.builder import build
 
@@ -35,7 +36,18 @@ def up(run_dir: Path) -> dict[str, str]:
         return control_plane.env_of(run_dir)
     binaries = build()
     control_plane.stop(run_dir)  # leftovers of a half-dead earlier run
-    return control_plane.start(run_dir, binaries)
+    try:
+        return control_plane.start(run_dir, binaries)
+    except (RuntimeError, TimeoutError) as first:
+        # ports are picked free but taken later, so another program can win one in between;
+        # a second start with new ports settles that, a real fault fails again the same way
+        control_plane.stop(run_dir)
+        state.say(f"cluster start failed, retrying once with new ports: {first}")
+    try:
+        return control_plane.start(run_dir, binaries)
+    except BaseException:
+        control_plane.stop(run_dir)
+        raise
 
 
 def down(run_dir: Path) -> None:

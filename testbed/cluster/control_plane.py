@@ -178,6 +178,27 @@ def _argv(name: str, binary: str, directory: Path, pki: certs.Pki,
     raise ValueError(name)
 
 
+def _check_alive(name: str, pid: int, log: Path) -> None:
+    if not state.alive(pid):
+        _reap(pid)
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        msg = f"{name} exited; the end of {log}:\n{tail}"
+        raise RuntimeError(msg)
+
+
+def _wait_while_alive(name: str, pid: int, log: Path, ready: Any, timeout: float) -> None:
+    """state.wait_for, but a process that exits fails at once with its log's last lines."""
+    def check() -> bool:
+        if not state.alive(pid):
+            return True  # stop waiting; _check_alive says why
+        return bool(ready())
+
+    try:
+        state.wait_for(check, f"{name} (log: {log})", timeout=timeout)
+    finally:
+        _check_alive(name, pid, log)
+
+
 def _wait_kube(kubeconfig: Path) -> None:
     """Create the fake nodes; wait until they are Ready and pods can be made in `default`."""
     from kubernetes import client, config
@@ -218,18 +239,16 @@ def start(run_dir: Path, binaries: dict[str, Path]) -> dict[str, str]:
     for name in PROCESSES:
         argv = _argv(name, str(binaries[name]), directory, pki, ports)
         log = directory / f"{name}.log"
-        current["pids"][name] = _spawn(argv, log)
+        pid = current["pids"][name] = _spawn(argv, log)
         _save(run_dir, current)
         if name == "etcd":
-            state.wait_for(lambda: _etcd_ready(ports["etcd"]), "etcd", timeout=30)
+            _wait_while_alive(name, pid, log, lambda: _etcd_ready(ports["etcd"]), 30)
         elif name == "kube-apiserver":
-            state.wait_for(lambda: _api_ready(directory, ports["apiserver"]),
-                           f"kube-apiserver ({log})", timeout=90)
+            _wait_while_alive(name, pid, log, lambda: _api_ready(directory, ports["apiserver"]),
+                              90)
     _wait_kube(directory / "kubeconfig")
-    dead = [n for n in PROCESSES if not state.alive(current["pids"][n])]
-    if dead:
-        msg = f"{', '.join(dead)} exited; see {directory}/<name>.log"
-        raise RuntimeError(msg)
+    for name in PROCESSES:
+        _check_alive(name, current["pids"][name], directory / f"{name}.log")
     current["started_seconds"] = round(time.monotonic() - started, 1)
     _save(run_dir, current)
     state.say(f"cluster up in {current['started_seconds']}s: {server} "

@@ -5,6 +5,8 @@ pods through their lives (kwok ships no stages of its own when run as a bare bin
   capacity and addresses it was created with; kwok then keeps it alive by renewing its node Lease.
 - pod-running: a pod bound to a managed node becomes Running and Ready at once, with a pod
   IP from kwok's --cidr and its node's IP as host IP, so Services and EndpointSlices see it.
+- pod-done: a running pod that is not restarted when it exits (restartPolicy Never or
+  OnFailure: Jobs, helm hooks) succeeds, so Jobs complete.
 - pod-gone: a pod marked for deletion (with no finalizers left) is removed, which a kubelet
   would do after stopping its containers.
 """
@@ -78,6 +80,31 @@ containerStatuses:
 {{ end }}
 """
 
+_POD_DONE = """\
+{{ $now := Now }}
+phase: Succeeded
+conditions:
+{{ range $type := list "ContainersReady" "Ready" }}
+- type: {{ $type }}
+  status: "False"
+  reason: PodCompleted
+  lastProbeTime: null
+  lastTransitionTime: {{ $now | Quote }}
+{{ end }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  ready: false
+  started: false
+  state:
+    running: null
+    terminated:
+      exitCode: 0
+      reason: Completed
+      finishedAt: {{ $now | Quote }}
+{{ end }}
+"""
+
 
 def _stage(name: str, kind: str, expressions: list[dict], nxt: dict) -> dict:
     return {
@@ -109,6 +136,11 @@ def documents() -> list[dict]:
             {"key": ".spec.nodeName", "operator": "Exists"},
             {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
         ], _status_patch(_POD_RUNNING)),
+        _stage("pod-done", "Pod", [
+            {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
+            {"key": ".spec.restartPolicy", "operator": "In", "values": ["Never", "OnFailure"]},
+            {"key": ".status.phase", "operator": "In", "values": ["Running"]},
+        ], _status_patch(_POD_DONE)),
         _stage("pod-gone", "Pod", [
             {"key": ".metadata.deletionTimestamp", "operator": "Exists"},
             {"key": ".metadata.finalizers", "operator": "DoesNotExist"},

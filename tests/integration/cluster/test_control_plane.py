@@ -177,6 +177,19 @@ def test_gpu_pod_without_toleration_is_not_scheduled(kube: Any, namespace: str) 
     assert core.read_namespaced_pod("gpu-untolerated", namespace).spec.node_name is None
 
 
+def test_a_job_runs_to_completion(kube: Any, namespace: str) -> None:
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
+           "spec": {"backoffLimit": 0, "template": {"spec": {
+               "restartPolicy": "Never",
+               "containers": [{"name": "once", "image": "registry.invalid/once:1"}]}}}}
+    batch = client.BatchV1Api(kube)
+    batch.create_namespaced_job(namespace, job)
+    poll(lambda: batch.read_namespaced_job("once", namespace).status.succeeded == 1,
+         "the Job to succeed")
+    done = client.CoreV1Api(kube).list_namespaced_pod(namespace, label_selector="job-name=once")
+    assert [p.status.phase for p in done.items] == ["Succeeded"]
+
+
 # -- server-side validation -----------------------------------------------------------------------
 
 
@@ -315,3 +328,4 @@ def test_doctor_reports_the_cluster_reachable(tool_env: dict[str, str], tmp_path
         assert checks["cluster"]["detail"] == f"API server {components.KUBERNETES}"
         assert checks["helm"]["ok"], checks["helm"]
         assert checks["kubectl"]["ok"], checks["kubectl"]
+

@@ -1,5 +1,5 @@
-"""MODELSHIP_TEST_KUBECONFIG switches the test bed to an existing cluster: nothing is built,
-started or stopped. (No cluster needed: these run without the test bed.)"""
+"""What needs no cluster: MODELSHIP_TEST_KUBECONFIG switches the test bed to an existing cluster
+(nothing is built, started or stopped), and a component that dies is reported with its log."""
 
 from __future__ import annotations
 
@@ -31,3 +31,12 @@ def test_missing_existing_kubeconfig_is_named(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("MODELSHIP_TEST_KUBECONFIG", str(tmp_path / "nope"))
     with pytest.raises(RuntimeError, match=r"MODELSHIP_TEST_KUBECONFIG=.*nope"):
         cluster.up(tmp_path)
+
+
+def test_a_component_that_exits_is_reported_with_its_log(tmp_path: Path) -> None:
+    log = tmp_path / "etcd.log"
+    pid = control_plane._spawn(["sh", "-c", "echo 'listen tcp 127.0.0.1:1: bind: denied'; exit 1"],
+                               log)
+    with pytest.raises(RuntimeError, match="etcd exited") as caught:
+        control_plane._wait_while_alive("etcd", pid, log, lambda: False, timeout=30)
+    assert "bind: denied" in str(caught.value)
