@@ -80,9 +80,17 @@ def run(docker_client: Any, image: str, spec: SmokeSpec) -> SmokeResult:
             count=spec.gpu_count, capabilities=[["gpu"]])]
     name = f"modelship-smoke-{secrets.token_hex(4)}"
     console.info(f"smoke: starting {image} as {name}")
-    container = docker_client.containers.run(
-        image, detach=True, name=name, ports={f"{spec.port}/tcp": ("127.0.0.1", None)},
-        labels={"modelship.io/smoke": "true"}, **kwargs)
+    import docker.errors
+
+    try:
+        container = docker_client.containers.run(
+            image, detach=True, name=name, ports={f"{spec.port}/tcp": ("127.0.0.1", None)},
+            labels={"modelship.io/smoke": "true"}, **kwargs)
+    except docker.errors.APIError as e:
+        _cleanup(docker_client, name)
+        gpu = " with GPUs (is the NVIDIA container toolkit installed?)" if use_gpu else ""
+        msg = f"smoke test: could not start {image}{gpu}: {e.explanation or e}"
+        raise InfraError(msg) from e
     try:
         base = _base_url(container, spec.port)
         started = time.monotonic()
@@ -102,6 +110,13 @@ def run(docker_client: Any, image: str, spec: SmokeSpec) -> SmokeResult:
             container.remove(force=True)
         except Exception as e:  # the test result stands; say what is left behind
             console.info(f"smoke: could not remove container {name}: {e}")
+
+
+def _cleanup(docker_client: Any, name: str) -> None:
+    try:
+        docker_client.containers.get(name).remove(force=True)
+    except Exception:  # nothing was created, or it is already gone
+        return
 
 
 def _base_url(container: Any, port: int) -> str:
