@@ -215,9 +215,11 @@ def main() -> None:
             results.append((case, baseline, wall, peak, b_wall, b_peak, goals, identical, worst,
                             len(theirs)))
 
-    print()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{os.cpu_count()} CPUs, load average at the end {load} (other work on the machine "
+          "slows both sides, but weighs on the parallel generation run more)")
     header = (f"{'case':<15}{'baseline':<34}{'gate s':>8}{'base s':>8}{'wall x':>8}"
-              f"{'gate MB':>9}{'base MB':>9}{'mem x':>7}  {'goal':<22}{'values':<12}")
+              f"{'gate MB':>9}{'base MB':>9}{'mem x':>7}  {'goal':<27}{'values'}")
     print(header)
     print("-" * len(header))
     for case, baseline, wall, peak, b_wall, b_peak, goals, identical, worst, count in results:
@@ -228,7 +230,7 @@ def main() -> None:
         goal += " met" if met else " MISSED"
         values = f"{count} identical" if identical else f"max rel diff {worst:.1e}"
         print(f"{case:<15}{baseline:<34}{wall:>8.2f}{b_wall:>8.2f}{wall_x:>7.2f}x"
-              f"{peak:>9.0f}{b_peak:>9.0f}{mem_x:>6.2f}x  {goal:<22}{values:<12}")
+              f"{peak:>9.0f}{b_peak:>9.0f}{mem_x:>6.2f}x  {goal:<27}{values}")
 
 
 if __name__ == "__main__":
