@@ -295,6 +295,10 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path, capsys: pytest.CaptureFix
     latin.write_bytes("prediction,reference\nnégatif,négatif\n".encode("latin-1"))
     assert main(["gate", "--results", str(latin), "--json"]) == 2
     assert "not UTF-8" in capsys.readouterr().out
+    mem = Path("/proc/self/mem")  # a file that fails to read, even for root
+    if mem.exists():
+        assert main(["gate", "--results", str(mem), "--json"]) == 2
+        assert "cannot read results file" in capsys.readouterr().out
     if os.geteuid() != 0:  # root reads anything
         locked = _jsonl(tmp_path / "locked.jsonl", _rows(2, 2))
         locked.chmod(0)

@@ -235,7 +235,7 @@ def test_row_errors_are_left_out_of_quality_and_latency(tmp_path: Path) -> None:
     assert ev.metrics["latency_mean_ms"] == 20.0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, database=None)
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d", "1", "é"]),
                           st.sampled_from(["a", "b", "c", "x", "1"])), min_size=1, max_size=60))
 def test_classification_equals_scikit_learn_for_any_labels(pairs: list[tuple[str, str]]) -> None:
