@@ -249,9 +249,10 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
                  f"{' CUDA ' + profile.cuda if profile.cuda else ''}; Dockerfile: {df_source}); "
                  f"tags: {', '.join(tag_names)}")
 
+    smoke_spec = None if args.no_smoke else _smoke_spec(args, cfg, profile)
     docker_client = builder.client()
     try:
-        return _build_smoke_push(args, cfg, docker_client, repo=repo, user=user,
+        return _build_smoke_push(args, cfg, docker_client, smoke_spec, repo=repo, user=user,
                                  password=password, git=git, tag_names=tag_names, refs=refs,
                                  labels=label_set, profile=profile, ctx=ctx,
                                  extra_files=extra_files, df_path=df_path, df_source=df_source,
@@ -260,12 +261,28 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         docker_client.close()
 
 
-def _build_smoke_push(args: argparse.Namespace, cfg: Config, docker_client: Any, *, repo: str,
-                      user: str, password: str, git: tags.GitInfo, tag_names: list[str],
-                      refs: list[str], labels: dict[str, str],
-                      profile: accelerators.Profile, ctx: context.Context,
-                      extra_files: dict[str, bytes], df_path: str, df_source: str,
-                      build_args: dict[str, str], version: str) -> Outcome:
+def _smoke_spec(args: argparse.Namespace, cfg: Config,
+                profile: accelerators.Profile) -> smoke.SmokeSpec:
+    """Read everything the smoke test needs before building, so config mistakes show early."""
+    timeout = args.smoke_timeout if args.smoke_timeout is not None else \
+        cfg.get_duration("image.smoke.timeout", 60)
+    return smoke.SmokeSpec(
+        port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
+        health=cfg.get_str("serve.health", "/healthz"),
+        predict=cfg.get_str("serve.predict", "/predict"),
+        metrics=cfg.get_str("serve.metrics", "/metrics") or None,
+        samples=_smoke_samples(cfg),
+        response_field=cfg.get_str("gate.online.response_field", None)
+        if cfg.has("gate.online.response_field") else None,
+        timeout=timeout, nvidia=profile.kind == "nvidia", gpu_count=profile.gpu_count or 1)
+
+
+def _build_smoke_push(args: argparse.Namespace, cfg: Config, docker_client: Any,
+                      smoke_spec: smoke.SmokeSpec | None, *, repo: str, user: str,
+                      password: str, git: tags.GitInfo, tag_names: list[str], refs: list[str],
+                      labels: dict[str, str], profile: accelerators.Profile,
+                      ctx: context.Context, extra_files: dict[str, bytes], df_path: str,
+                      df_source: str, build_args: dict[str, str], version: str) -> Outcome:
     api = docker_client.api
     host = registry_host(repo)
     auth = {"username": user, "password": password} if user and password else None
@@ -295,23 +312,12 @@ def _build_smoke_push(args: argparse.Namespace, cfg: Config, docker_client: Any,
     image = docker_client.images.get(built.image_id)
     size = int(image.attrs.get("Size") or 0)
 
-    smoke_result: smoke.SmokeResult | None = None
-    if args.no_smoke:
-        smoke_result = smoke.SmokeResult(passed=False, gpu=False, notes=["skipped (--no-smoke)"])
+    if smoke_spec is None:
+        smoke_result = smoke.SmokeResult(passed=False, gpu=False, skipped=True,
+                                         notes=["skipped (--no-smoke)"])
     else:
-        timeout = args.smoke_timeout if args.smoke_timeout is not None else \
-            cfg.get_duration("image.smoke.timeout", 60)
         with ghactions.group("smoke test"):
-            smoke_result = smoke.run(docker_client, built.image_id, smoke.SmokeSpec(
-                port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
-                health=cfg.get_str("serve.health", "/healthz"),
-                predict=cfg.get_str("serve.predict", "/predict"),
-                metrics=cfg.get_str("serve.metrics", "/metrics") or None,
-                samples=_smoke_samples(cfg),
-                response_field=cfg.get_str("gate.online.response_field", None)
-                if cfg.has("gate.online.response_field") else None,
-                timeout=timeout, nvidia=profile.kind == "nvidia",
-                gpu_count=profile.gpu_count or 1))
+            smoke_result = smoke.run(docker_client, built.image_id, smoke_spec)
 
     digest = None
     pushes = []
@@ -348,7 +354,7 @@ def _outcome(*, repo: str, digest: str | None, refs: list[str],
         "build": {"steps": built.steps, "cached_steps": built.cached_steps,
                   "seconds": round(built.seconds, 2), "cache_from": cache_from},
     }
-    smoke_text = ("skipped" if "skipped (--no-smoke)" in smoke_result.notes
+    smoke_text = ("skipped" if smoke_result.skipped
                   else ("passed" if smoke_result.passed else "failed")
                   + (" (GPU)" if smoke_result.gpu else "")
                   + (f"; {'; '.join(smoke_result.notes)}" if smoke_result.notes else ""))

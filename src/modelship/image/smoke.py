@@ -36,6 +36,7 @@ class SmokeSpec:
 class SmokeResult:
     passed: bool
     gpu: bool
+    skipped: bool = False
     requests: int = 0
     seconds_to_healthy: float | None = None
     metrics: bool | None = None

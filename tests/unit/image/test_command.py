@@ -109,3 +109,25 @@ def test_cuda_detected_from_requirements_picks_the_runtime_base(tmp_path, capsys
     text = capsys.readouterr().out
     assert "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04" in text
     assert "ARG TORCH_CUDA_ARCH_LIST" in text
+
+
+def test_config_mistakes_show_before_any_docker_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    cfg = _project(tmp_path, "serve:\n  port: eighty\n")
+    assert cli.main(["build", "--config", str(cfg)]) == 2
+    assert "serve.port" in capsys.readouterr().err
+
+
+def test_bad_eval_set_row_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    cfg = _project(tmp_path, "model:\n  name: m\n",
+                   {"server.py": "", "eval/eval.jsonl": '{"text": "ok"}\nnot json\n'})
+    assert cli.main(["build", "--config", str(cfg)]) == 2
+    assert "eval.jsonl:2" in capsys.readouterr().err
+
+
+def test_no_smoke_skips_reading_the_eval_set(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    cfg = _project(tmp_path, "model:\n  name: m\n",
+                   {"server.py": "", "eval/eval.jsonl": "not json\n"})
+    assert cli.main(["build", "--no-smoke", "--config", str(cfg)]) == 3  # on to the engine
