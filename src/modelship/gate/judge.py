@@ -177,8 +177,17 @@ def availability_error(name: str, task: str, metrics: Mapping[str, float], *,
     return f"metric '{name}' is a {family} metric; the task is {task} (set gate.task or --task)"
 
 
+def compare(value: float, op: str, threshold: float) -> bool:
+    """value OP threshold; >= and <= forgive float noise (an F1 of 0.8999999999999999 is 0.9)."""
+    if OPS[op](value, threshold):
+        return True
+    return op in (">=", "<=") and math.isclose(value, threshold, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def _round(value: float) -> float:
-    return round(value, 12)  # 0.92 - 0.01 is 0.91, not 0.9100000000000001
+    """For the report: 0.92 - 0.01 shows as 0.91, not 0.9100000000000001. The comparison uses
+    the exact value and forgives float noise, so a candidate equal to the baseline passes."""
+    return round(value, 12)
 
 
 def judge(metrics: Mapping[str, float], thresholds: Mapping[str, Threshold],
@@ -188,7 +197,7 @@ def judge(metrics: Mapping[str, float], thresholds: Mapping[str, Threshold],
     for name, t in thresholds.items():
         value = metrics.get(name)  # None: no row could be scored (all failed): a failure
         checks.append({"name": name, "value": value, "op": t.op, "threshold": t.value,
-                       "passed": value is not None and bool(OPS[t.op](value, t.value)),
+                       "passed": value is not None and compare(value, t.op, t.value),
                        "kind": "threshold",
                        "interval": _pair(intervals.get(name))})
     if baseline is None:
@@ -202,10 +211,10 @@ def judge(metrics: Mapping[str, float], thresholds: Mapping[str, Threshold],
         amount = abs(base) * tol.amount / 100 if tol.relative else tol.amount
         higher = m.higher_is_better(tol.metric)
         op = ">=" if higher else "<="
-        threshold = _round(base - amount if higher else base + amount)
+        exact = base - amount if higher else base + amount
         interval = _pair(intervals.get(tol.metric))
-        check = {"name": tol.metric, "value": value, "op": op, "threshold": threshold,
-                 "passed": value is not None and bool(OPS[op](value, threshold)),
+        check = {"name": tol.metric, "value": value, "op": op, "threshold": _round(exact),
+                 "passed": value is not None and compare(value, op, exact),
                  "kind": "baseline", "baseline": base, "tolerance": tol.shown(),
                  "delta": None if value is None else value - base,
                  "interval": interval}

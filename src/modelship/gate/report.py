@@ -54,7 +54,9 @@ def rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
         thresholds = [_fmt_op(c) for c in checks if c["kind"] == "threshold"]
         for c in checks:
             if c["kind"] == "baseline":
-                thresholds.append(f"{_fmt_op(c)} (baseline {c['tolerance']})")
+                thresholds.append(f"{_fmt_op(c)} (baseline, tolerance {c['tolerance']:g})"
+                                  if not isinstance(c["tolerance"], str)
+                                  else f"{_fmt_op(c)} (baseline, tolerance {c['tolerance']})")
         interval = intervals.get(name)
         shown = (f"[{interval['low']:.4g}, {interval['high']:.4g}]"
                  if interval and interval.get("low") is not None else None)

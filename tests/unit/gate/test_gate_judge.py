@@ -26,6 +26,9 @@ def _cfg(data: dict) -> Config:
     pytest.param("< 250", 250.0, False, id="lt-equal"),
     pytest.param(">=0.9", 0.89, False, id="ge-below"),
     pytest.param("<1e3", 999.0, True, id="exponent"),
+    pytest.param(">= 0.9", 0.8999999999999999, True, id="float-noise"),
+    pytest.param("> 0.9", 0.9000000000000001, True, id="strict-is-strict"),
+    pytest.param(">= 0.9", 0.8999999, False, id="not-noise"),
 ])
 def test_threshold_operators(expr: str, value: float, passed: bool) -> None:
     thresholds = judge.thresholds_from_config(_cfg({"gate": {"thresholds": {"f1_macro": expr}}}))
@@ -105,6 +108,16 @@ def test_without_tolerances_every_shared_metric_must_not_regress(tmp_path: Path)
     baseline = _baseline(tmp_path, {"accuracy": 0.9, "f1_macro": 0.8, "bleu": 20.0}, None)
     checks = judge.judge({"accuracy": 0.91, "f1_macro": 0.79}, {}, baseline, {})
     assert [(c["name"], c["passed"]) for c in checks] == [("accuracy", True), ("f1_macro", False)]
+
+
+def test_a_candidate_equal_to_the_baseline_passes(tmp_path: Path) -> None:
+    metrics = {"accuracy": 4 / 7, "f1_weighted": 0.5238095238095238,
+               "latency_p95_ms": 27.599999999999994}
+    baseline = _baseline(tmp_path, metrics, None)
+    checks = judge.judge(metrics, {}, baseline, {})
+    assert [c["passed"] for c in checks] == [True, True, True]
+    tolerant = _baseline(tmp_path, metrics, {"accuracy": "10%", "latency_p95_ms": 0.5})
+    assert all(c["passed"] for c in judge.judge(metrics, {}, tolerant, {}))
 
 
 def test_baseline_without_the_metric_is_bad_input(tmp_path: Path) -> None:
