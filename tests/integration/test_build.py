@@ -138,7 +138,7 @@ def test_example_result_follows_the_build_contract(example_build, example_repo):
     assert len(digest) == 71
     assert result["image"] == f"{example_repo}@{digest}"
     assert result["tags"] == [f"{example_repo}:{t}" for t in
-                              ("1.2.3", "1.2", "1", f"sha-{SHA[:7]}")]
+                              ("1.2.3", "1.2", "1", SHA[:7], f"sha-{SHA[:7]}")]
     assert result["accelerator"]["kind"] == "cpu"
     assert result["smoke"]["passed"] is True
     assert result["smoke"]["gpu"] is False
@@ -160,7 +160,7 @@ def test_registry_holds_the_image_by_digest_and_refuses_anonymous(example_build,
     answer = registry_manifest(registry, example_repo, digest)
     assert answer.status_code == 200
     assert answer.headers["Docker-Content-Digest"] == digest
-    for tag in ("1.2.3", "1.2", "1", f"sha-{SHA[:7]}"):
+    for tag in ("1.2.3", "1.2", "1", SHA[:7], f"sha-{SHA[:7]}"):
         tagged = registry_manifest(registry, example_repo, tag)
         assert tagged.headers.get("Docker-Content-Digest") == digest, tag
 
@@ -192,6 +192,7 @@ def test_labels_are_oci_and_modelship(example_build, docker_client, gate_report)
                                 "%Y-%m-%dT%H:%M:%SZ")
     assert created.year >= 2024
     assert labels["modelship.io/model"] == "sentiment"
+    assert labels["modelship.io/model-name"] == "sentiment"
     assert labels["modelship.io/accelerator"] == "cpu"
     digest = "sha256:" + hashlib.sha256(gate_report.read_bytes()).hexdigest()
     assert labels["modelship.io/gate-report-digest"] == digest

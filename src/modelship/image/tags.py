@@ -5,8 +5,8 @@
 - a branch -> the branch name, sanitized (`feature/x` -> `feature-x`); `latest` only on the
   default branch
 - a pull request -> `pr-N`
-- always the short sha as `sha-abc1234`, and the model version (`abc1234` when it is the sha),
-  so `deploy --image repo:VERSION` and rollback by version find the image
+- always the model version, and the short sha both as `abc1234` and as metadata-action's
+  `sha-abc1234`, so `deploy --image repo:VERSION` and rollback by version or sha find the image
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def tags(git: GitInfo, model_version: str, extra: Iterable[str] = ()) -> list[st
         out.append(f"pr-{git.pr}")
     out.append(sanitize(model_version))
     if git.short_sha:
-        out.append(f"sha-{git.short_sha}")
+        out += [git.short_sha, f"sha-{git.short_sha}"]
     out += list(extra)
     seen: list[str] = []
     for tag in out:
@@ -109,6 +109,7 @@ def labels(*, git: GitInfo, model_name: str, model_version: str,
         "org.opencontainers.image.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "org.opencontainers.image.version": model_version,
         "modelship.io/model": model_name,
+        "modelship.io/model-name": model_name,
         "modelship.io/version": model_version,
     }
     if git.source:
