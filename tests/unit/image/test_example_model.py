@@ -1,0 +1,124 @@
+"""The example model project (examples/sentiment) and its variants: the committed weights are
+what train.py makes from the shipped data, the quality gap between the good and bad versions,
+and the server's routes and metrics, the flaky variant's defect included."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+SENTIMENT = EXAMPLES / "sentiment"
+
+pytest.importorskip("prometheus_client")
+
+
+@pytest.fixture(scope="module")
+def example_modules() -> Iterator[dict]:
+    sys.path.insert(0, str(SENTIMENT))
+    try:
+        yield {name: importlib.import_module(name) for name in ("model", "train", "server")}
+    finally:
+        sys.path.remove(str(SENTIMENT))
+        for name in ("model", "train", "server", "server_flaky"):  # generic names: forget them
+            sys.modules.pop(name, None)
+
+
+def _accuracy(model, eval_rows) -> float:
+    return sum(model.predict(r["text"])[0] == r["reference"] for r in eval_rows) / len(eval_rows)
+
+
+@pytest.fixture(scope="module")
+def eval_rows() -> list[dict]:
+    lines = (SENTIMENT / "eval" / "eval.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def test_shipped_data_and_eval_set(eval_rows):
+    train = (SENTIMENT / "data" / "train.csv").read_text().splitlines()
+    assert len(train) > 200
+    assert {r["reference"] for r in eval_rows} == {"positive", "negative", "neutral"}
+    train_texts = set(train)
+    assert not any(r["text"] in train_texts for r in eval_rows)  # no leakage
+
+
+@pytest.mark.parametrize(
+    ("variant", "argv"),
+    [
+        pytest.param("sentiment", [], id="good"),
+        pytest.param("sentiment-bad", ["--shuffle-labels", "--seed", "3"], id="bad"),
+    ],
+)
+def test_committed_weights_are_what_train_py_makes(example_modules, tmp_path, variant, argv,
+                                                   capsys):
+    out = tmp_path / "weights.json"
+    example_modules["train"].main([*argv, "--out", str(out)])
+    committed = EXAMPLES / variant / "model" / "weights.json"
+    assert json.loads(out.read_text()) == json.loads(committed.read_text())
+
+
+def test_good_model_passes_and_bad_model_is_clearly_worse(example_modules, eval_rows):
+    model_cls = example_modules["model"].Model
+    good = model_cls.load(SENTIMENT / "model" / "weights.json")
+    bad = model_cls.load(EXAMPLES / "sentiment-bad" / "model" / "weights.json")
+    assert _accuracy(good, eval_rows) >= 0.9
+    assert _accuracy(bad, eval_rows) <= 0.5
+
+
+@pytest.fixture
+def serve(example_modules):
+    servers = []
+
+    def start(hook=None) -> str:
+        module = example_modules["server"]
+        model = example_modules["model"].Model.load(SENTIMENT / "model" / "weights.json")
+        server = ThreadingHTTPServer(("127.0.0.1", 0), module.make_handler(model, hook))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_server_routes_and_metrics(serve):
+    base = serve()
+    with requests.Session() as http:
+        assert http.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        answer = http.post(f"{base}/predict", json={"text": "I love it, wonderful"}, timeout=5)
+        assert answer.status_code == 200
+        assert answer.json()["label"] == "positive"
+        assert 0 < answer.json()["score"] <= 1
+        assert http.post(f"{base}/predict", json={"txt": 1}, timeout=5).status_code == 400
+        assert http.post(f"{base}/predict", data=b"{", timeout=5).status_code == 400
+        metrics = http.get(f"{base}/metrics", timeout=5).text
+    assert 'http_requests_total{status="200"}' in metrics
+    assert 'http_requests_total{status="400"}' in metrics
+    assert "model_latency_seconds_bucket" in metrics
+    assert "model_latency_seconds_count" in metrics
+
+
+def test_flaky_variant_fails_one_request_in_five(example_modules, serve, monkeypatch):
+    monkeypatch.setenv("FLAKY_DELAY_MS", "0")
+    sys.path.insert(0, str(EXAMPLES / "sentiment-flaky"))
+    try:
+        flaky = importlib.import_module("server_flaky")
+    finally:
+        sys.path.remove(str(EXAMPLES / "sentiment-flaky"))
+    monkeypatch.setattr(flaky, "DELAY", 0.0)
+    base = serve(flaky.misbehave)
+    with requests.Session() as http:
+        codes = [http.post(f"{base}/predict", json={"text": "ok"}, timeout=5).status_code
+                 for _ in range(20)]
+    assert codes.count(500) == 4
+    assert codes.count(200) == 16
