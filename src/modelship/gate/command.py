@@ -194,6 +194,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         found_intervals: dict[str, Any] = {}
     else:
         task = task or "classification"
+        if task == "generation":
+            source.validate()
         progress = console.Progress(f"reading {path}")
         evaluation = m.evaluate(source.batches(), task, tokenize=tokenize, workers=workers,
                                 progress=progress, size_hint=source.size)

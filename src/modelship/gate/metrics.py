@@ -278,8 +278,28 @@ def _scored(jobs: Iterator[tuple[str, list[str], list[str]]], workers: int,
             return
         yield score_chunk(job)
         seen += len(job[1])
+    feed = _Feed(jobs)
     with _context().Pool(workers) as pool:
-        yield from pool.imap(score_chunk, jobs)
+        for part in pool.imap(score_chunk, feed):
+            if feed.error is not None:  # bad input further on: say so now, not after scoring
+                raise feed.error
+            yield part
+    if feed.error is not None:
+        raise feed.error
+
+
+class _Feed:
+    """The pool reads jobs ahead in a thread; an input error there is kept for the caller."""
+
+    def __init__(self, jobs: Iterator[tuple[str, list[str], list[str]]]) -> None:
+        self.jobs = jobs
+        self.error: Exception | None = None
+
+    def __iter__(self) -> Iterator[tuple[str, list[str], list[str]]]:
+        try:
+            yield from self.jobs
+        except Exception as e:  # raised again in the caller's thread
+            self.error = e
 
 
 def default_workers() -> int:

@@ -110,6 +110,11 @@ class Rows:
         except OSError:
             self.size = 0
 
+    def validate(self) -> int:
+        """Read the whole file once, checking every row, and return the row count: before
+        minutes of per-row scoring, a bad line at the end should fail in seconds."""
+        return sum(batch.rows for batch in self.batches())
+
     def batches(self) -> Iterator[Batch]:
         total = 0
         try:
@@ -229,8 +234,9 @@ class Rows:
             except ValueError as e:
                 detail = getattr(e, "msg", str(e))
                 col = getattr(e, "colno", None)
-                truncated = " (truncated?)" if not text.endswith("\n") or "Expecting" in detail \
-                    or "Unterminated" in detail else ""
+                pos = getattr(e, "pos", 0)
+                truncated = (" (truncated?)" if pos >= len(text.rstrip("\r\n")) - 1
+                             or "Unterminated" in detail else "")
                 if col:
                     detail += f" column {col}" if detail.endswith(" at") else f" at column {col}"
                 msg = f"{_where(self.path, number)} is not valid JSON{truncated}: {detail}"

@@ -16,6 +16,7 @@ from nltk.stem import porter
 from rouge_score import rouge_scorer
 from sklearn import metrics as skm
 
+from modelship.errors import UsageError
 from modelship.gate import metrics as m
 from modelship.gate import readers
 
@@ -244,3 +245,16 @@ def test_classification_equals_scikit_learn_for_any_labels(pairs: list[tuple[str
     ev = m.evaluate([readers.Batch(preds, refs, None, rows=len(pairs))], "classification")
     for name, value in _sklearn(refs, preds).items():
         assert ev.metrics[name] == pytest.approx(value, rel=1e-12, abs=1e-15), name
+
+
+def test_bad_row_found_while_workers_score_is_raised(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(m, "CHUNK_ROWS", 50)
+    monkeypatch.setattr(readers, "BATCH_BYTES", 1024)
+    path = _write_jsonl(tmp_path / "g.jsonl", _generation_rows(5, 600))
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('{"prediction": "a"}\n')
+    source = readers.open_results(path, set(m.ALL))
+    assert isinstance(source, readers.Rows)
+    with pytest.raises(UsageError, match="line 601: missing field 'reference'"):
+        m.evaluate(source.batches(), "generation", workers=2, size_hint=1 << 30)
