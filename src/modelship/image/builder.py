@@ -149,17 +149,28 @@ def _fail(step: str, message: str, lines: list[str]) -> None:
     raise BuildFailed(msg, hint="fix the failing step in the Dockerfile or the requirements")
 
 
-def login(api: Any, registry: str, user: str, password: str) -> None:
-    """Check the credentials before a long build; InfraError (exit 3) when refused."""
-    try:
-        api.login(username=user, password=password, registry=registry, reauth=True)
-    except Exception as e:
-        text = _first_line(e)
-        why = "refused the credentials" if _AUTH_HINTS.search(text) else "cannot be reached"
-        msg = f"registry {registry} {why} (user '{user}'): {text}"
-        raise InfraError(msg, hint="check registry-username / registry-password "
-                                   "(MODELSHIP_REGISTRY_USER / MODELSHIP_REGISTRY_PASSWORD) "
-                                   "and the registry address") from e
+def login(api: Any, registry: str, user: str, password: str, *,
+          attempts: int = PUSH_ATTEMPTS, backoff: float = 2.0) -> None:
+    """Check the credentials before a long build; InfraError (exit 3) when the registry refuses
+    them (not retried) or cannot be reached after the attempts."""
+    for attempt in range(1, attempts + 1):
+        try:
+            api.login(username=user, password=password, registry=registry, reauth=True)
+            return
+        except Exception as e:
+            text = _first_line(e)
+            refused = bool(_AUTH_HINTS.search(text))
+            if not refused and attempt < attempts:
+                console.info(f"login to {registry} failed ({text}); retrying in "
+                             f"{backoff * attempt:.0f}s")
+                time.sleep(backoff * attempt)
+                continue
+            why = "refused the credentials" if refused else \
+                f"cannot be reached after {attempts} attempts"
+            msg = f"registry {registry} {why} (user '{user}'): {text}"
+            raise InfraError(msg, hint="check registry-username / registry-password "
+                                       "(MODELSHIP_REGISTRY_USER / MODELSHIP_REGISTRY_PASSWORD) "
+                                       "and the registry address") from e
 
 
 def pull_quietly(api: Any, repository: str, tag: str, auth: dict[str, str] | None) -> bool:

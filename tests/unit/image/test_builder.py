@@ -133,3 +133,30 @@ def test_context_honours_dockerignore_and_dereferences_symlinks(tmp_path):
         assert tar.extractfile("server.py").read() == b"print('shared')\n"
         assert members["model/w.json"].isfile()
         assert tar.extractfile(".modelship-build/Dockerfile").read() == b"FROM x\n"
+
+
+class FakeLogin:
+    def __init__(self, errors):
+        self.errors = list(errors)
+        self.calls = 0
+
+    def login(self, **_kwargs):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return {"Status": "Login Succeeded"}
+
+
+def test_login_retries_an_unreachable_registry(monkeypatch):
+    monkeypatch.setattr(builder.time, "sleep", lambda _s: None)
+    api = FakeLogin([ConnectionError("connection refused")])
+    builder.login(api, "r:5000", "u", "p")
+    assert api.calls == 2
+
+
+def test_login_refused_is_not_retried(monkeypatch):
+    monkeypatch.setattr(builder.time, "sleep", lambda _s: None)
+    api = FakeLogin([RuntimeError("401 Client Error: Unauthorized")])
+    with pytest.raises(builder.InfraError, match="refused the credentials"):
+        builder.login(api, "r:5000", "u", "p")
+    assert api.calls == 1
