@@ -7,9 +7,11 @@ Layers, least to most often changed, so that a code change rebuilds and pushes o
   3. model weights
   4. code (everything else the context holds)
 The health check and the command come from the `serve:` config. The legacy builder (the docker
-SDK's) has no `RUN --mount`, so a CA bundle the build needs for pip (PIP_CERT on this machine)
-is copied in just for the install step and deleted in the same step; it is a public trust
-store, never a secret. Nothing else from the build machine enters the image.
+SDK's) has no `RUN --mount`, so when the build machine points PIP_CERT (or SSL_CERT_FILE) at
+a CA bundle, that bundle is copied into /tmp for the install step only: it is no ENV setting,
+the step deletes it, and what stays in its COPY layer is a public trust store, never a secret.
+Nothing else from the build machine enters the image; without such a bundle (the usual case
+online) the Dockerfile has no CA lines at all.
 """
 
 from __future__ import annotations
