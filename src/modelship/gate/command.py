@@ -153,6 +153,13 @@ def _results_path(args: argparse.Namespace, cfg: Config) -> Path:
                      f"{cfg.file}", hint="or evaluate a running server with --endpoint URL")
 
 
+def _precomputed_path(args: argparse.Namespace, cfg: Config) -> bool:
+    """Whether the results look like a precomputed metrics file (judged by its own names)."""
+    if args.results:
+        return Path(args.results).suffix.lower() == ".json"
+    return cfg.has("gate.results") and cfg.get_str("gate.results").lower().endswith(".json")
+
+
 def _online_results_path(args: argparse.Namespace) -> Path:
     if args.results:
         return Path(args.results)
@@ -171,6 +178,16 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     tokenize = _tokenize(args, cfg)
     resamples = _resamples(args, cfg)
     workers = _workers(args, cfg)
+
+    wanted = [(name, t.source) for name, t in thresholds.items()]
+    wanted += [(t.metric, f"{cfg.file}: gate.baseline.tolerance.{t.metric}")
+               for t in tolerances]
+    if task is not None:  # a metric of the other task fails now, before any work
+        other = set(m.ALL) - set(m.TASKS[task]) - set(m.LATENCY) - set(m.ONLINE)
+        for name, where in wanted:
+            if name in other and (args.endpoint or not _precomputed_path(args, cfg)):
+                raise UsageError(f"{where}: " + judge.availability_error(
+                    name, task, {}, precomputed=False, online=bool(args.endpoint)))
 
     run_online = None
     if args.endpoint:
@@ -216,9 +233,6 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     if task == "generation":
         extra["tokenize"] = tokenize
 
-    wanted = [(name, t.source) for name, t in thresholds.items()]
-    wanted += [(t.metric, f"{cfg.file}: gate.baseline.tolerance.{t.metric}")
-               for t in tolerances]
     for name, where in wanted:
         if name not in applicable:
             raise UsageError(f"{where}: " + judge.availability_error(
