@@ -116,16 +116,23 @@ def rss_bytes(run_dir: Path) -> dict[str, int]:
     return out
 
 
+def _get(url: str, **kwargs: Any) -> requests.Response:
+    """GET on 127.0.0.1, never through an HTTP(S)_PROXY from the environment."""
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(url, **kwargs)
+
+
 def _api_ready(directory: Path, port: int) -> bool:
     pki = certs.Pki(directory / "pki")
-    answer = requests.get(f"https://127.0.0.1:{port}/readyz", timeout=3,
-                          cert=(str(pki.cert("admin")), str(pki.key("admin"))),
-                          verify=str(pki.cert("ca")))
+    answer = _get(f"https://127.0.0.1:{port}/readyz", timeout=3,
+                  cert=(str(pki.cert("admin")), str(pki.key("admin"))),
+                  verify=str(pki.cert("ca")))
     return answer.status_code == 200
 
 
 def _etcd_ready(port: int) -> bool:
-    answer = requests.get(f"http://127.0.0.1:{port}/health", timeout=3)
+    answer = _get(f"http://127.0.0.1:{port}/health", timeout=3)
     return answer.status_code == 200 and answer.json().get("health") == "true"
 
 

@@ -74,10 +74,18 @@ def ensure(api_client: Any) -> None:
                 raise
 
 
+def _schedulable(node: Any) -> bool:
+    """Ready, and the node lifecycle controller has lifted the not-ready taint it puts on a
+    new node (it lags the Ready condition by a moment; pods would be unschedulable)."""
+    ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+    lifecycle_taints = [t for t in node.spec.taints or []
+                        if t.key.startswith("node.kubernetes.io/")]
+    return ready and not lifecycle_taints
+
+
 def all_ready(api_client: Any) -> bool:
     from kubernetes import client
 
     items = client.CoreV1Api(api_client).list_node(_request_timeout=5).items
-    ready = {n.metadata.name for n in items
-             if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])}
+    ready = {n.metadata.name for n in items if _schedulable(n)}
     return ready >= {n.name for n in NODES}
