@@ -12,7 +12,10 @@ instead: nothing is built or started then.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from testbed import state
@@ -22,6 +25,16 @@ from testbed.cluster.builder import build
 EXISTING = "MODELSHIP_TEST_KUBECONFIG"
 
 __all__ = ["build", "down", "up"]
+
+
+@contextlib.contextmanager
+def _locked(run_dir: Path) -> Iterator[None]:
+    """One up/down at a time per run_dir, across processes (a pytest session and a person
+    running `scripts/testbed up` must not start two clusters)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "cluster.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def up(run_dir: Path) -> dict[str, str]:
@@ -35,22 +48,28 @@ def up(run_dir: Path) -> dict[str, str]:
     if control_plane.running(run_dir):
         return control_plane.env_of(run_dir)
     binaries = build()
-    control_plane.stop(run_dir)  # leftovers of a half-dead earlier run
-    try:
-        return control_plane.start(run_dir, binaries)
-    except (RuntimeError, TimeoutError) as first:
-        # ports are picked free but taken later, so another program can win one in between;
-        # a second start with new ports settles that, a real fault fails again the same way
-        control_plane.stop(run_dir)
-        state.say(f"cluster start failed, retrying once with new ports: {first}")
-    try:
-        return control_plane.start(run_dir, binaries)
-    except BaseException:
-        control_plane.stop(run_dir)
-        raise
+    with _locked(run_dir):
+        if control_plane.running(run_dir):
+            return control_plane.env_of(run_dir)
+        control_plane.stop(run_dir)  # leftovers of a half-dead earlier run
+        try:
+            return control_plane.start(run_dir, binaries)
+        except (RuntimeError, TimeoutError) as first:
+            # ports are picked free but bound later, so another program can take one in
+            # between; a second start with new ports settles that, a real fault fails again
+            control_plane.stop(run_dir)
+            state.say(f"cluster start failed, retrying once with new ports: {first}")
+        try:
+            return control_plane.start(run_dir, binaries)
+        except BaseException:
+            control_plane.stop(run_dir)
+            raise
 
 
 def down(run_dir: Path) -> None:
     """Stop what `up` started in run_dir; a no-op when nothing runs (or with an existing
     cluster, which is never ours to stop)."""
-    control_plane.stop(run_dir)
+    if not control_plane.load(run_dir):
+        return
+    with _locked(run_dir):
+        control_plane.stop(run_dir)
