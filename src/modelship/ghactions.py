@@ -131,6 +131,24 @@ def ref() -> str:
     return os.environ.get("GITHUB_REF") or str(event().get("ref") or "")
 
 
+def sha() -> str | None:
+    """The commit the workflow runs for, or None outside Actions."""
+    return os.environ.get("GITHUB_SHA") or None
+
+
+def repository_url() -> str | None:
+    """https://github.com/OWNER/REPO for the running workflow, or None outside Actions."""
+    name = os.environ.get("GITHUB_REPOSITORY")
+    if not name:
+        return None
+    return f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{name}"
+
+
+def temp_dir() -> str | None:
+    """The runner's per-job temp directory (RUNNER_TEMP), or None outside Actions."""
+    return os.environ.get("RUNNER_TEMP") or None
+
+
 def tag_from_ref(value: str | None = None) -> str | None:
     value = ref() if value is None else value
     prefix = "refs/tags/"

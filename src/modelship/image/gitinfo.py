@@ -3,7 +3,6 @@ Inside GitHub Actions from the runtime (through ghactions); in a terminal from `
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -33,11 +32,9 @@ def detect(root: Path) -> GitInfo:
     if ref:
         event = ghactions.event()
         repo = event.get("repository") if isinstance(event.get("repository"), dict) else {}
-        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-        name = os.environ.get("GITHUB_REPOSITORY")
-        sha = os.environ.get("GITHUB_SHA") or _git(root, "rev-parse", "HEAD")
+        sha = ghactions.sha() or _git(root, "rev-parse", "HEAD")
         remote = _git(root, "remote", "get-url", "origin")
-        source = f"{server}/{name}" if name else (clean_url(remote) if remote else None)
+        source = ghactions.repository_url() or (clean_url(remote) if remote else None)
         return GitInfo.from_ref(ref, sha=sha, source=source,
                                 default_branch=repo.get("default_branch")
                                 or _default_branch(root))
