@@ -1,0 +1,339 @@
+"""helm-chart/ on the test bed's real control plane: every scenario passes server-side
+validation, installs with --wait, and the live objects behave as the chart documents."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from tests.integration.chart.chart_cluster import Tools, wait_for
+from tests.unit.chart.chart_render import CHART, SCENARIOS
+
+pytestmark = pytest.mark.integration
+
+RELEASE = "sentiment"
+MONITORING_APIS = ("monitoring.coreos.com/v1/ServiceMonitor",
+                   "monitoring.coreos.com/v1/PrometheusRule")
+GPU_NODES = {"gpu-0", "gpu-1"}
+IMAGE_NEXT = "registry.example.com/models/sentiment:1.2.0"
+DIGEST_NEXT = "registry.example.com/models/sentiment@sha256:" + "cd34" * 16
+
+
+def pods(kube: Any, namespace: str, selector: str = "") -> list[Any]:
+    """Pods of the release that are not being deleted."""
+    items = client.CoreV1Api(kube).list_namespaced_pod(
+        namespace, label_selector=",".join(filter(None, (
+            f"app.kubernetes.io/instance={RELEASE}", "app.kubernetes.io/component=model-server",
+            selector)))).items
+    return [p for p in items if not p.metadata.deletion_timestamp]
+
+
+def ready(pod: Any) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+
+
+def endpoints(kube: Any, namespace: str, service: str) -> set[str]:
+    """Ready endpoint addresses of a Service, from its EndpointSlices."""
+    slices = client.DiscoveryV1Api(kube).list_namespaced_endpoint_slice(
+        namespace, label_selector=f"kubernetes.io/service-name={service}").items
+    return {address for s in slices for e in s.endpoints or []
+            if e.conditions and e.conditions.ready for address in e.addresses}
+
+
+def services(kube: Any, namespace: str) -> dict[str, Any]:
+    return {s.metadata.name: s for s in client.CoreV1Api(kube).list_namespaced_service(
+        namespace, label_selector=f"app.kubernetes.io/instance={RELEASE}").items}
+
+
+def deployments(kube: Any, namespace: str) -> dict[str, Any]:
+    return {d.metadata.name: d for d in client.AppsV1Api(kube).list_namespaced_deployment(
+        namespace, label_selector=f"app.kubernetes.io/instance={RELEASE}").items}
+
+
+# -- every scenario is valid for the real API server -----------------------------------------
+
+
+@pytest.mark.parametrize("scenario", [None, *SCENARIOS])
+def test_scenario_validates_server_side(tools: Tools, crds: list[str], namespace: str,
+                                        scenario: str | None) -> None:
+    args = ["template", RELEASE, str(CHART), "--namespace", namespace]
+    if scenario:
+        args += ["-f", str(CHART / "ci" / f"{scenario}-values.yaml")]
+    for api in MONITORING_APIS:
+        args += ["--api-versions", api]
+    manifest = tools.helm(*args).stdout
+    kinds = {d["kind"] for d in yaml.safe_load_all(manifest) if d}
+    result = tools.kubectl("apply", "--dry-run=server", "--namespace", namespace,
+                           "--output", "name", "-f", "-", stdin=manifest)
+    assert len(result.stdout.split()) == len([d for d in yaml.safe_load_all(manifest) if d])
+    if scenario == "canary-gateway-api":
+        assert "HTTPRoute" in kinds
+    if scenario == "autoscaling":
+        assert {"ServiceMonitor", "PrometheusRule", "HorizontalPodAutoscaler"} <= kinds
+
+
+# -- canary -----------------------------------------------------------------------------------
+
+
+def test_canary_replicas_mode_splits_pods(tools: Tools, kube: Any, namespace: str) -> None:
+    tools.install(RELEASE, namespace, "canary-replicas")  # 4 pods, weight 25
+    stable = pods(kube, namespace, "modelship.io/track=stable")
+    canary = pods(kube, namespace, "modelship.io/track=canary")
+    assert (len(stable), len(canary)) == (3, 1)  # the README's rounding: 4 x 25 % = 1
+    assert all(ready(p) for p in stable + canary)
+    assert {p.metadata.labels["modelship.io/model-version"] for p in canary} == {"1.1.0"}
+    # one Service over both tracks: 1 of its 4 endpoints is canary
+    everything = {p.status.pod_ip for p in stable + canary}
+    wait_for(lambda: endpoints(kube, namespace, RELEASE) == everything, "4 endpoints")
+    assert endpoints(kube, namespace, f"{RELEASE}-canary") == {canary[0].status.pod_ip}
+
+    tools.install(RELEASE, namespace, None, {"canary": {"weight": 50}}, "--reuse-values",
+                  command="upgrade")
+    wait_for(lambda: len(pods(kube, namespace, "modelship.io/track=canary")) == 2
+             and len(pods(kube, namespace, "modelship.io/track=stable")) == 2, "2 + 2 pods")
+
+
+def test_gateway_api_route_weights_equal_values(tools: Tools, kube: Any, crds: list[str],
+                                                namespace: str) -> None:
+    tools.install(RELEASE, namespace, "canary-gateway-api")  # weight 25
+    custom = client.CustomObjectsApi(kube)
+
+    def weights() -> dict[str, int]:
+        route = custom.get_namespaced_custom_object(
+            "gateway.networking.k8s.io", "v1", namespace, "httproutes", RELEASE)
+        rules = route["spec"]["rules"]
+        assert rules[0]["matches"][0]["headers"] == [
+            {"type": "Exact", "name": "X-Model-Canary", "value": "always"}]
+        return {b["name"]: b["weight"] for b in rules[-1]["backendRefs"]}
+
+    assert weights() == {f"{RELEASE}-stable": 75, f"{RELEASE}-canary": 25}
+    for weight in (60, 0, 100):
+        tools.install(RELEASE, namespace, None, {"canary": {"weight": weight}},
+                      "--reuse-values", command="upgrade")
+        assert weights() == {f"{RELEASE}-stable": 100 - weight, f"{RELEASE}-canary": weight}
+    # the per-track Services the route points at select their track's pods
+    canary_ips = {p.status.pod_ip for p in pods(kube, namespace, "modelship.io/track=canary")}
+    wait_for(lambda: endpoints(kube, namespace, f"{RELEASE}-canary") == canary_ips,
+             "canary endpoints")
+    assert len(pods(kube, namespace, "modelship.io/track=stable")) == 3
+
+
+def test_nginx_canary_ingress(tools: Tools, kube: Any, namespace: str) -> None:
+    tools.install(RELEASE, namespace, "canary-nginx")
+    net = client.NetworkingV1Api(kube)
+    canary = net.read_namespaced_ingress(f"{RELEASE}-canary", namespace)
+    notes = canary.metadata.annotations
+    assert notes["nginx.ingress.kubernetes.io/canary"] == "true"
+    assert notes["nginx.ingress.kubernetes.io/canary-weight"] == "25"
+    assert notes["nginx.ingress.kubernetes.io/canary-by-header"] == "X-Model-Canary"
+    main = net.read_namespaced_ingress(RELEASE, namespace)
+    assert main.spec.rules[0].http.paths[0].backend.service.name == f"{RELEASE}-stable"
+
+
+# -- blue-green -------------------------------------------------------------------------------
+
+
+def test_blue_green_switch_changes_only_the_selector(tools: Tools, kube: Any,
+                                                     namespace: str) -> None:
+    tools.install(RELEASE, namespace, "blue-green", {"blueGreen": {"preview": False}})
+    blue = {p.status.pod_ip for p in pods(kube, namespace, "modelship.io/colour=blue")}
+    green = {p.status.pod_ip for p in pods(kube, namespace, "modelship.io/colour=green")}
+    assert len(blue) == len(green) == 2
+    wait_for(lambda: endpoints(kube, namespace, RELEASE) == blue, "blue endpoints")
+    before_deploy = deployments(kube, namespace)
+    before_svc = services(kube, namespace)
+    before_pods = {p.metadata.uid for p in pods(kube, namespace)}
+    before_objects = tools.kubectl("get", "all,pdb,serviceaccount", "--namespace", namespace,
+                                   "--output", "json").stdout
+
+    tools.install(RELEASE, namespace, None, {"blueGreen": {"active": "green"}},
+                  "--reuse-values", command="upgrade")
+
+    after_svc = services(kube, namespace)
+    assert after_svc[RELEASE].spec.selector["modelship.io/colour"] == "green"
+    wait_for(lambda: endpoints(kube, namespace, RELEASE) == green, "green endpoints")
+    # only the main Service's selector changed: same pods, same Deployments, same Services
+    assert {p.metadata.uid for p in pods(kube, namespace)} == before_pods
+    for name, deploy in deployments(kube, namespace).items():
+        assert deploy.metadata.generation == before_deploy[name].metadata.generation, name
+    assert {n: s.metadata.uid for n, s in after_svc.items()} == {
+        n: s.metadata.uid for n, s in before_svc.items()}
+    changed = diff_specs(json.loads(before_objects), json.loads(tools.kubectl(
+        "get", "all,pdb,serviceaccount", "--namespace", namespace, "--output", "json").stdout))
+    assert changed == {f"Service/{RELEASE}": {"selector"}}
+
+
+def diff_specs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, set[str]]:
+    """Which top-level spec fields of which objects differ (status and metadata ignored)."""
+    def specs(listing: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {f"{o['kind']}/{o['metadata']['name']}": o.get("spec", {})
+                for o in listing["items"] if o["kind"] not in ("Pod", "ReplicaSet",
+                                                               "EndpointSlice")}
+
+    old, new = specs(before), specs(after)
+    assert old.keys() == new.keys()
+    out = {}
+    for name in old:
+        fields = {k for k in old[name].keys() | new[name].keys()
+                  if old[name].get(k) != new[name].get(k)}
+        if fields:
+            out[name] = fields
+    return out
+
+
+def test_blue_green_preview_selects_the_idle_colour(tools: Tools, kube: Any,
+                                                    namespace: str) -> None:
+    tools.install(RELEASE, namespace, "blue-green")
+    green = {p.status.pod_ip for p in pods(kube, namespace, "modelship.io/colour=green")}
+    wait_for(lambda: endpoints(kube, namespace, f"{RELEASE}-preview") == green,
+             "preview endpoints on green")
+
+
+# -- GPU --------------------------------------------------------------------------------------
+
+
+def test_gpu_pods_land_on_gpu_nodes(tools: Tools, kube: Any, namespace: str) -> None:
+    tools.install(RELEASE, namespace, "gpu")
+    placed = pods(kube, namespace)
+    assert len(placed) == 2
+    core = client.CoreV1Api(kube)
+    for pod in placed:
+        assert pod.spec.node_name in GPU_NODES, pod.spec.node_name
+        node = core.read_node(pod.spec.node_name)
+        assert node.metadata.labels["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
+        assert pod.spec.containers[0].resources.limits["nvidia.com/gpu"] == "1"
+
+
+def test_cpu_pods_stay_off_gpu_nodes(tools: Tools, kube: Any, namespace: str) -> None:
+    tools.install(RELEASE, namespace, "rolling", {"stable": {"replicas": 4}})
+    placed = pods(kube, namespace)
+    assert len(placed) == 4
+    assert not {p.spec.node_name for p in placed} & GPU_NODES
+
+
+# -- upgrades ---------------------------------------------------------------------------------
+
+
+def test_image_upgrade_keeps_selectors_and_services(tools: Tools, kube: Any,
+                                                    namespace: str) -> None:
+    tools.install(RELEASE, namespace, "canary-replicas")
+    before_svc = services(kube, namespace)
+    before_deploy = deployments(kube, namespace)
+    old_pods = {p.metadata.uid for p in pods(kube, namespace)}
+
+    tools.install(RELEASE, namespace, None,
+                  {"stable": {"image": DIGEST_NEXT}, "canary": {"image": IMAGE_NEXT}},
+                  "--reuse-values", command="upgrade")
+
+    after_svc = services(kube, namespace)
+    assert after_svc.keys() == before_svc.keys()
+    for name, svc in after_svc.items():
+        assert svc.metadata.uid == before_svc[name].metadata.uid, f"{name} was recreated"
+        assert svc.spec.cluster_ip == before_svc[name].spec.cluster_ip
+        assert svc.spec.selector == before_svc[name].spec.selector
+    after_deploy = deployments(kube, namespace)
+    for name, deploy in after_deploy.items():
+        assert deploy.metadata.uid == before_deploy[name].metadata.uid
+        assert deploy.spec.selector.match_labels == before_deploy[name].spec.selector.match_labels
+        assert deploy.metadata.generation > before_deploy[name].metadata.generation
+    # the new pods replaced the old ones and carry the new versions
+    wait_for(lambda: not {p.metadata.uid for p in pods(kube, namespace)} & old_pods,
+             "old pods gone", timeout=90)
+    versions = {p.metadata.labels["modelship.io/track"]: p.metadata.labels[
+        "modelship.io/model-version"] for p in pods(kube, namespace)}
+    assert versions == {"stable": "cd34cd34cd34", "canary": "1.2.0"}
+    history = json.loads(tools.helm("history", RELEASE, "--namespace", namespace,
+                                    "--output", "json").stdout)
+    assert [h["status"] for h in history] == ["superseded", "deployed"]
+
+
+# -- bad values never reach the cluster -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"canary": {"weight": 150}}, "at '/canary/weight': maximum: got 150, want 100"),
+    ({"strategy": "shadow"},
+     "at '/strategy': value must be one of 'rolling', 'canary', 'blue-green'"),
+    ({"strategy": "blue-green", "canary": {"enabled": True, "image": IMAGE_NEXT},
+      "blueGreen": {"blue": {"image": IMAGE_NEXT}}}, "at '/canary/enabled': value must be false"),
+], ids=["weight-150", "unknown-strategy", "canary-and-blue-green"])
+def test_bad_values_are_refused_before_the_cluster(tools: Tools, kube: Any, namespace: str,
+                                                   values: dict[str, Any], message: str) -> None:
+    result = tools.install(RELEASE, namespace, None, values, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+    assert tools.helm("list", "--namespace", namespace, "--short").stdout.strip() == ""
+    assert not client.CoreV1Api(kube).list_namespaced_service(namespace).items
+
+    # and an upgrade of a running release with bad values leaves it as it was
+    tools.install(RELEASE, namespace, "rolling")
+    result = tools.install(RELEASE, namespace, None, values, "--reuse-values",
+                           command="upgrade", check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    history = json.loads(tools.helm("history", RELEASE, "--namespace", namespace,
+                                    "--output", "json").stdout)
+    assert len(history) == 1
+
+
+# -- autoscaling and monitoring ---------------------------------------------------------------
+
+
+def test_monitoring_objects_with_crds(tools: Tools, kube: Any, crds: list[str],
+                                      namespace: str) -> None:
+    tools.install(RELEASE, namespace, "autoscaling")
+    custom = client.CustomObjectsApi(kube)
+    monitor = custom.get_namespaced_custom_object(
+        "monitoring.coreos.com", "v1", namespace, "servicemonitors", RELEASE)
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    rule = custom.get_namespaced_custom_object(
+        "monitoring.coreos.com", "v1", namespace, "prometheusrules", RELEASE)
+    assert [r["alert"] for r in rule["spec"]["groups"][0]["rules"]] == [
+        "ModelErrorRateHigh", "ModelLatencyP95High"]
+    dashboard = client.CoreV1Api(kube).read_namespaced_config_map(f"{RELEASE}-dashboard",
+                                                                 namespace)
+    assert dashboard.metadata.labels["grafana_dashboard"] == "1"
+    hpa = client.AutoscalingV2Api(kube).read_namespaced_horizontal_pod_autoscaler(
+        f"{RELEASE}-stable", namespace)
+    assert hpa.spec.scale_target_ref.name == f"{RELEASE}-stable"
+    # every pod is behind the metrics Service
+    wait_for(lambda: len(endpoints(kube, namespace, f"{RELEASE}-metrics")) == 2,
+             "metrics endpoints")
+
+
+# -- helm test --------------------------------------------------------------------------------
+
+
+def test_helm_test_hook_runs(tools: Tools, kube: Any, namespace: str) -> None:
+    """KWOK runs no containers and keeps pods Running, so this test plays the kubelet: once
+    helm has created the hook pod (admitted and scheduled by the real control plane), the
+    pod's wget exit is reported as success. It checks the hook's wiring end to end with helm;
+    the command itself is checked in the render tests."""
+    tools.install(RELEASE, namespace, "rolling")
+    core = client.CoreV1Api(kube)
+    name = f"{RELEASE}-test-health"
+
+    def finish() -> None:
+        def scheduled() -> Any:
+            found = [p for p in core.list_namespaced_pod(namespace).items
+                     if p.metadata.name == name and p.status.phase == "Running"]
+            return found[0] if found else None
+
+        pod = wait_for(scheduled, "the helm test pod Running", timeout=60)
+        core.patch_namespaced_pod_status(name, namespace, {"status": {
+            "phase": "Succeeded",
+            "containerStatuses": [{
+                "name": "health", "image": pod.spec.containers[0].image, "imageID": "",
+                "ready": False, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}})
+
+    kubelet = threading.Thread(target=finish, daemon=True)
+    kubelet.start()
+    result = tools.helm("test", RELEASE, "--namespace", namespace, "--timeout", "90s")
+    kubelet.join(timeout=10)
+    assert f"TEST SUITE:     {name}" in result.stdout
+    assert "Phase:          Succeeded" in result.stdout
