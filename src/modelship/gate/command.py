@@ -28,7 +28,7 @@ from modelship import console
 from modelship.config import Config, suggest
 from modelship.errors import EXIT_OK, EXIT_REJECTED, ConfigError, UsageError
 from modelship.gate import intervals as intervals_
-from modelship.gate import judge, online, readers, report
+from modelship.gate import judge, readers, report
 from modelship.gate import metrics as m
 from modelship.outcome import Outcome
 
@@ -120,7 +120,7 @@ def _baseline(args: argparse.Namespace, cfg: Config) -> judge.Baseline | None:
     return judge.load_baseline(path, tolerances)
 
 
-def _online_settings(args: argparse.Namespace, cfg: Config) -> online.Settings:
+def _online_settings(args: argparse.Namespace, cfg: Config) -> Any:
     if args.eval_set:
         eval_set = Path(args.eval_set)
     elif cfg.has("gate.online.eval_set"):
@@ -136,6 +136,8 @@ def _online_settings(args: argparse.Namespace, cfg: Config) -> online.Settings:
         "gate.online.concurrency", 8, minimum=1)
     if concurrency < 1:
         raise UsageError(f"--concurrency {concurrency}: expected 1 or more")
+    from modelship.gate import online  # requests is imported only for online evaluation
+
     return online.Settings(
         url=args.endpoint, eval_set=eval_set, request=request,
         response_field=cfg.get_str("gate.online.response_field", "prediction"),
@@ -192,6 +194,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     run_online = None
     if args.endpoint:
         settings = _online_settings(args, cfg)
+        from modelship.gate import online
+
         run_online = online.run(settings, _online_results_path(args))
         path = run_online.results
     else:

@@ -17,6 +17,7 @@ scores, latencies) so that intervals.py can bootstrap them.
 from __future__ import annotations
 
 import functools
+import gc
 import multiprocessing
 import os
 import re
@@ -204,6 +205,16 @@ def score_chunk(job: tuple[str, list[str], list[str]]) -> GenerationChunk:
     """The expensive per-row work for a slice of rows (runs in worker processes)."""
     tokenize, hyps, refs = job
     s = scorers(tokenize)
+    collecting = gc.isenabled()
+    gc.disable()  # scoring allocates millions of short-lived, acyclic objects; no cycles to find
+    try:
+        return _score(s, hyps, refs)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _score(s: _Scorers, hyps: list[str], refs: list[str]) -> GenerationChunk:
     bleu = np.asarray(s.bleu._extract_corpus_statistics(hyps, [refs]), dtype=np.int64)
     chrf = np.asarray(s.chrf._extract_corpus_statistics(hyps, [refs]), dtype=np.int64)
     rouge = np.empty((len(hyps), len(ROUGE_TYPES)), dtype=np.float64)
@@ -348,6 +359,7 @@ def evaluate(batches: Iterable[Batch], task: str, *, tokenize: str = "13a",
             result.metrics.update(result.classification.values())
     else:
         workers = default_workers() if workers is None else max(1, workers)
+        scorers(tokenize)  # import and build once, before worker processes fork
         parallel_now = size_hint >= PARALLEL_MIN_BYTES
         parts = list(_scored(_chunks(counted, tokenize, latencies), workers, parallel_now))
         if parts:
