@@ -4,7 +4,6 @@ validation, installs with --wait, and the live objects behave as the chart docum
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -32,16 +31,13 @@ def pods(kube: Any, namespace: str, selector: str = "") -> list[Any]:
     return [p for p in items if not p.metadata.deletion_timestamp]
 
 
-def ready(pod: Any) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-
-
 def endpoints(kube: Any, namespace: str, service: str) -> set[str]:
-    """Ready endpoint addresses of a Service, from its EndpointSlices."""
+    """Endpoint addresses of a Service (the pods its selector picks), from its EndpointSlices.
+    Readiness is left out on purpose: helm --wait checked it, and a KWOK node that misses a
+    heartbeat marks its pods NotReady for good, which says nothing about the chart."""
     slices = client.DiscoveryV1Api(kube).list_namespaced_endpoint_slice(
         namespace, label_selector=f"kubernetes.io/service-name={service}").items
-    return {address for s in slices for e in s.endpoints or []
-            if e.conditions and e.conditions.ready for address in e.addresses}
+    return {address for s in slices for e in s.endpoints or [] for address in e.addresses}
 
 
 def services(kube: Any, namespace: str) -> dict[str, Any]:
@@ -84,7 +80,6 @@ def test_canary_replicas_mode_splits_pods(tools: Tools, kube: Any, namespace: st
     stable = pods(kube, namespace, "modelship.io/track=stable")
     canary = pods(kube, namespace, "modelship.io/track=canary")
     assert (len(stable), len(canary)) == (3, 1)  # the README's rounding: 4 x 25 % = 1
-    assert all(ready(p) for p in stable + canary)
     assert {p.metadata.labels["modelship.io/model-version"] for p in canary} == {"1.1.0"}
     # one Service over both tracks: 1 of its 4 endpoints is canary
     everything = {p.status.pod_ip for p in stable + canary}
@@ -309,31 +304,14 @@ def test_monitoring_objects_with_crds(tools: Tools, kube: Any, crds: list[str],
 
 
 def test_helm_test_hook_runs(tools: Tools, kube: Any, namespace: str) -> None:
-    """KWOK runs no containers and keeps pods Running, so this test plays the kubelet: once
-    helm has created the hook pod (admitted and scheduled by the real control plane), the
-    pod's wget exit is reported as success. It checks the hook's wiring end to end with helm;
-    the command itself is checked in the render tests."""
+    """helm finds the hook, the real control plane admits and schedules its pod (non-root,
+    read-only root file system) and helm reads the outcome. KWOK runs no container: its
+    pod-done stage reports the pod Succeeded as a kubelet would after wget exits 0, so the
+    command itself (the main Service's health endpoint) is checked in the render tests."""
     tools.install(RELEASE, namespace, "rolling")
-    core = client.CoreV1Api(kube)
-    name = f"{RELEASE}-test-health"
-
-    def finish() -> None:
-        def scheduled() -> Any:
-            found = [p for p in core.list_namespaced_pod(namespace).items
-                     if p.metadata.name == name and p.status.phase == "Running"]
-            return found[0] if found else None
-
-        pod = wait_for(scheduled, "the helm test pod Running", timeout=60)
-        core.patch_namespaced_pod_status(name, namespace, {"status": {
-            "phase": "Succeeded",
-            "containerStatuses": [{
-                "name": "health", "image": pod.spec.containers[0].image, "imageID": "",
-                "ready": False, "restartCount": 0,
-                "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}})
-
-    kubelet = threading.Thread(target=finish, daemon=True)
-    kubelet.start()
     result = tools.helm("test", RELEASE, "--namespace", namespace, "--timeout", "90s")
-    kubelet.join(timeout=10)
-    assert f"TEST SUITE:     {name}" in result.stdout
+    assert f"TEST SUITE:     {RELEASE}-test-health" in result.stdout
     assert "Phase:          Succeeded" in result.stdout
+    # hook-succeeded: the pod is deleted once it passed
+    wait_for(lambda: not [p for p in client.CoreV1Api(kube).list_namespaced_pod(namespace).items
+                          if p.metadata.name == f"{RELEASE}-test-health"], "test pod deleted")

@@ -29,7 +29,7 @@ def find_helm() -> str:
         return str(Path(bin_dir) / "helm")
     problem = ""
     try:
-        from testbed.cluster.build import build
+        from testbed.cluster import build
 
         return str(build(["helm"])["helm"])
     except RuntimeError as e:  # no Go toolchain: a helm on PATH will do
