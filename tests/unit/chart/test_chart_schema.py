@@ -146,6 +146,11 @@ def test_template_checks_back_the_schema(helm_bin: str) -> None:
     assert "a canary track exists only with strategy canary" in result.stderr
 
 
+def test_autoscaling_bounds_are_checked(refuse: Callable[..., str]) -> None:
+    error = refuse({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 3}})
+    assert "autoscaling.minReplicas (5) is above autoscaling.maxReplicas (3)" in error
+
+
 # -- README values table ----------------------------------------------------------------------
 
 
