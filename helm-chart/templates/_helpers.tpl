@@ -222,7 +222,4 @@ schema already refuses most bad values before any template runs.
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail (printf "autoscaling.minReplicas (%d) is above autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- end }}
-{{- if and (eq .Values.traffic.mode "gateway-api") (not .Values.traffic.gatewayApi.parentRefs) }}
-{{- fail "traffic.mode is gateway-api but traffic.gatewayApi.parentRefs is empty: name the Gateway the HTTPRoute attaches to, e.g. [{name: public-gateway, namespace: gateways}]" }}
-{{- end }}
 {{- end }}

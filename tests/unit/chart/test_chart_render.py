@@ -139,6 +139,14 @@ def test_gateway_api_without_canary_routes_to_the_main_service(render: Render) -
     assert [b["name"] for b in rule["backendRefs"]] == ["sentiment"]
 
 
+def test_gateway_api_without_parent_refs_warns(render: Render, helm_bin: str) -> None:
+    docs = render({**CANARY_WEIGHTED, "traffic": {"mode": "gateway-api"}})
+    assert "parentRefs" not in docs.get("HTTPRoute", "sentiment")["spec"]
+    result = run_helm(helm_bin, "install", "sentiment", str(CHART), "--dry-run=client",
+                      values={"traffic": {"mode": "gateway-api"}})
+    assert "WARNING: traffic.gatewayApi.parentRefs is empty" in result.stdout
+
+
 def test_nginx_canary_ingress_annotations(render: Render) -> None:
     docs = render(scenario="canary-nginx")
     main, canary = docs.get("Ingress", "sentiment"), docs.get("Ingress", "sentiment-canary")

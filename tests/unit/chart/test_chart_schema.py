@@ -117,8 +117,6 @@ REFUSED = [
     pytest.param({"strategy": "blue-green", "blueGreen": {"active": "green",
                                                           "blue": {"image": IMAGE}}},
                  ["/blueGreen/green/image", "minLength"], id="active-colour-without-image"),
-    pytest.param({"traffic": {"mode": "gateway-api"}},
-                 ["/traffic/gatewayApi/parentRefs", "minItems"], id="gateway-without-parent"),
     pytest.param({"canary": {"wieght": 10}}, ["additional properties 'wieght' not allowed"],
                  id="typo"),
     pytest.param({"gpu": {"count": "one"}}, ["/gpu/count", "integer"], id="gpu-count-string"),
