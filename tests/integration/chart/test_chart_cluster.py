@@ -246,6 +246,34 @@ def test_image_upgrade_keeps_selectors_and_services(tools: Tools, kube: Any,
     assert [h["status"] for h in history] == ["superseded", "deployed"]
 
 
+def test_starting_a_canary_keeps_the_stable_pods(tools: Tools, kube: Any,
+                                                 namespace: str) -> None:
+    """rolling -> canary at weight 25 -> abort (weight 0): the stable Deployment is the same
+    object throughout and its pods are never replaced, only scaled (replicas mode split)."""
+    tools.install(RELEASE, namespace, "rolling", {"stable": {"replicas": 4}})
+    stable = deployments(kube, namespace)[f"{RELEASE}-stable"]
+    stable_pods = {p.metadata.uid for p in pods(kube, namespace)}
+
+    tools.install(RELEASE, namespace, None, {
+        "strategy": "canary", "canary": {"enabled": True, "image": IMAGE_NEXT, "weight": 25}},
+        "--reuse-values", command="upgrade")
+    now = deployments(kube, namespace)
+    assert now[f"{RELEASE}-stable"].metadata.uid == stable.metadata.uid
+    assert now[f"{RELEASE}-stable"].spec.template == stable.spec.template
+    assert (now[f"{RELEASE}-stable"].spec.replicas, now[f"{RELEASE}-canary"].spec.replicas) == (
+        3, 1)
+    wait_for(lambda: len(pods(kube, namespace, "modelship.io/track=stable")) == 3,
+             "3 stable pods")
+    assert {p.metadata.uid for p in pods(kube, namespace, "modelship.io/track=stable")} < (
+        stable_pods)
+
+    tools.install(RELEASE, namespace, None, {"canary": {"weight": 0}}, "--reuse-values",
+                  command="upgrade")
+    wait_for(lambda: not pods(kube, namespace, "modelship.io/track=canary"), "no canary pod")
+    assert len(pods(kube, namespace, "modelship.io/track=stable")) == 4
+    assert deployments(kube, namespace)[f"{RELEASE}-stable"].spec.template == stable.spec.template
+
+
 # -- bad values never reach the cluster -------------------------------------------------------
 
 
