@@ -29,6 +29,8 @@ from tests.integration.chart.chart_cluster import (
 @pytest.fixture(scope="session")
 def tools(cluster_env: dict[str, str]) -> Tools:
     env = {**os.environ, **cluster_env}
+    if cluster_env.get("MODELSHIP_TEST_BIN"):  # the test bed's helm and kubectl come first
+        env["PATH"] = os.pathsep.join((cluster_env["MODELSHIP_TEST_BIN"], env.get("PATH", "")))
     found = {}
     for tool in ("helm", "kubectl"):
         path = shutil.which(tool, path=env.get("PATH"))
