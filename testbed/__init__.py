@@ -20,9 +20,10 @@ PARTS = ("docker", "registry", "cluster")
 def up(parts: tuple[str, ...] = PARTS) -> dict[str, str]:
     run = state.run_dir()
     current = state.load(run)
-    current["docker"] = docker_engine.up(run, current.get("docker", {}))
-    state.save(current, run)
-    base_images.ensure()
+    if "docker" in parts or "registry" in parts:
+        current["docker"] = docker_engine.up(run, current.get("docker", {}))
+        state.save(current, run)
+        base_images.ensure()
     if "registry" in parts:
         current["registry"] = registry.up(run, current.get("registry", {}))
         state.save(current, run)

@@ -74,27 +74,43 @@ def alive(pid: int | None) -> bool:
         return False
 
 
+# Daemons this interpreter started, kept so they are reaped when stopped (and so no Popen is
+# garbage-collected while its process runs, which is a ResourceWarning).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def start_daemon(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
-    """Start a long-running process detached from us (own session), output to `log`."""
+    """Start a long-running process detached from us (own session, it outlives us), output
+    appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 env={**os.environ, **(env or {})})
+    _CHILDREN[proc.pid] = proc
     return proc.pid
 
 
+def reap(pid: int) -> None:
+    """Collect the exit status of a daemon we started once it has ended."""
+    proc = _CHILDREN.pop(pid, None)
+    if proc is not None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _CHILDREN[pid] = proc
+
+
 def stop(pid: int | None, timeout: float = 15.0) -> None:
-    if not alive(pid):
-        return
-    assert pid is not None
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return
-        time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
+    if pid and alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    if pid:
+        reap(pid)
 
 
 def wait_for(check: Any, what: str, timeout: float, interval: float = 0.5) -> None:

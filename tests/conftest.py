@@ -58,12 +58,12 @@ def docker_client(testbed_env: dict[str, str]) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def cluster_env(testbed_env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """The Kubernetes control plane (KWOK nodes), with KUBECONFIG and helm/kubectl on PATH.
+def cluster_env() -> Iterator[dict[str, str]]:
+    """The Kubernetes control plane (KWOK nodes): KUBECONFIG, and helm/kubectl first on PATH.
     MODELSHIP_TEST_KUBECONFIG points the tests at an existing cluster instead."""
     import testbed
 
-    env, started = _bring_up(("docker", "cluster"))
-    yield {**testbed_env, **env}
+    env, started = _bring_up(("cluster",))
+    yield env
     if "cluster" in started and not os.environ.get("MODELSHIP_TESTBED_KEEP"):
         testbed.down(("cluster",))

@@ -8,9 +8,7 @@ cluster.json (pids, ports, binaries) so another process can find and stop what w
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,30 +21,6 @@ from testbed.cluster import certs, kwok_config, nodes
 # start order; stopped in reverse
 PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 CLUSTER_NAME = "modelship-testbed"
-
-
-# processes this interpreter started, kept so they are reaped when stopped (and so no Popen is
-# garbage-collected while its process runs, which is a ResourceWarning)
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def _spawn(argv: list[str], log: Path) -> int:
-    """Start a daemon in its own session (it outlives us), output appended to `log`."""
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                env=dict(os.environ))
-    _CHILDREN[proc.pid] = proc
-    return proc.pid
-
-
-def _reap(pid: int) -> None:
-    proc = _CHILDREN.pop(pid, None)
-    if proc is not None:
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            _CHILDREN[pid] = proc
 
 
 def cluster_dir(run_dir: Path) -> Path:
@@ -187,7 +161,7 @@ def _argv(name: str, binary: str, directory: Path, pki: certs.Pki,
 
 def _check_alive(name: str, pid: int, log: Path) -> None:
     if not state.alive(pid):
-        _reap(pid)
+        state.reap(pid)
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         msg = f"{name} exited; the end of {log}:\n{tail}"
         raise RuntimeError(msg)
@@ -246,7 +220,7 @@ def start(run_dir: Path, binaries: dict[str, Path]) -> dict[str, str]:
     for name in PROCESSES:
         argv = _argv(name, str(binaries[name]), directory, pki, ports)
         log = directory / f"{name}.log"
-        pid = current["pids"][name] = _spawn(argv, log)
+        pid = current["pids"][name] = state.start_daemon(argv, log)
         _save(run_dir, current)
         if name == "etcd":
             _wait_while_alive(name, pid, log, lambda: _etcd_ready(ports["etcd"]), 30)
@@ -270,7 +244,7 @@ def stop(run_dir: Path) -> None:
         pid = pids.get(name)
         if pid and _ours(pid, binaries.get(name, "")):
             state.stop(pid)
-        if pid:
-            _reap(pid)
+        elif pid:
+            state.reap(pid)
     shutil.rmtree(cluster_dir(run_dir) / "etcd", ignore_errors=True)
     _state_file(run_dir).unlink(missing_ok=True)
