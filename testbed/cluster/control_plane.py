@@ -155,7 +155,10 @@ def _argv(name: str, binary: str, directory: Path, pki: certs.Pki,
                 f"--config={directory / 'kwok.yaml'}",
                 "--manage-nodes-with-annotation-selector="
                 f"{kwok_config.MANAGED_ANNOTATION}={kwok_config.MANAGED_VALUE}",
-                f"--cidr={kwok_config.POD_CIDR}"]
+                f"--cidr={kwok_config.POD_CIDR}",
+                # renew node Leases like a kubelet; without them the node lifecycle controller
+                # marks the fake nodes NotReady about once a minute
+                "--node-lease-duration-seconds=40"]
     raise ValueError(name)
 
 
