@@ -67,3 +67,21 @@ def cluster_env() -> Iterator[dict[str, str]]:
     yield env
     if "cluster" in started and not os.environ.get("MODELSHIP_TESTBED_KEEP"):
         testbed.down(("cluster",))
+
+
+@pytest.fixture(scope="session")
+def kube(cluster_env: dict[str, str]) -> Iterator[object]:
+    """A kubernetes ApiClient for the test bed's cluster."""
+    from kubernetes import config
+
+    api = config.new_client_from_config(config_file=cluster_env["KUBECONFIG"])
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def tools(cluster_env: dict[str, str]):
+    """helm and kubectl (the test bed's builds) bound to the cluster's environment."""
+    from tests.support.kube import Tools
+
+    return Tools.from_cluster_env(cluster_env)

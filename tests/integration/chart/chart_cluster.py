@@ -8,14 +8,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from tests.support.kube import Tools
 from tests.unit.chart.chart_render import CHART
 
 GATEWAY_API = ("sigs.k8s.io/gateway-api", "v1.4.1", "config/crd/standard")
@@ -25,56 +23,21 @@ MONITORING_CRDS = ("monitoring.coreos.com_servicemonitors.yaml",
                    "monitoring.coreos.com_prometheusrules.yaml")
 
 
-@dataclass(frozen=True)
-class Tools:
-    env: dict[str, str]
-    helm_path: str
-    kubectl_path: str
-
-    def run(self, argv: list[str], check: bool, timeout: float,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(argv, env=self.env, input=stdin, capture_output=True,
-                                text=True, timeout=timeout, check=False)
-        if check and result.returncode != 0:
-            pytest.fail(f"{' '.join(argv)} exited {result.returncode}:\n"
-                        f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-        return result
-
-    def helm(self, *args: str, check: bool = True,
-             timeout: float = 240) -> subprocess.CompletedProcess[str]:
-        return self.run([self.helm_path, *args], check, timeout)
-
-    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return self.run([self.kubectl_path, *args], check, timeout, stdin)
-
-    def install(self, release: str, namespace: str, scenario: str | None = None,
-                values: dict[str, Any] | None = None, *extra: str,
-                command: str = "install", check: bool = True) -> subprocess.CompletedProcess[str]:
-        """helm install|upgrade RELEASE helm-chart/ -f ci/<scenario>-values.yaml -f <values>
-        --wait, in namespace."""
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            yaml.safe_dump(values or {}, f)
-        try:
-            args = [command, release, str(CHART), "--namespace", namespace,
-                    "--wait", "--timeout", "180s"]
-            if scenario:
-                args += ["-f", str(CHART / "ci" / f"{scenario}-values.yaml")]
-            return self.helm(*args, "-f", f.name, *extra, check=check)
-        finally:
-            os.unlink(f.name)
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60,
-             interval: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+def install(tools: Tools, release: str, namespace: str, scenario: str | None = None,
+            values: dict[str, Any] | None = None, *extra: str,
+            command: str = "install", check: bool = True) -> subprocess.CompletedProcess[str]:
+    """helm install|upgrade RELEASE helm-chart/ -f ci/<scenario>-values.yaml -f <values>
+    --wait, in namespace."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(values or {}, f)
+    try:
+        args = [command, release, str(CHART), "--namespace", namespace,
+                "--wait", "--timeout", "180s"]
+        if scenario:
+            args += ["-f", str(CHART / "ci" / f"{scenario}-values.yaml")]
+        return tools.helm(*args, "-f", f.name, *extra, check=check)
+    finally:
+        os.unlink(f.name)
 
 
 def module_dir(module: str, version: str) -> Path:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from tests.integration.chart.chart_cluster import Tools, wait_for
+from tests.integration.chart.chart_cluster import install
+from tests.support.kube import Tools, wait_for
 from tests.unit.chart.chart_render import CHART, SCENARIOS
 
 pytestmark = pytest.mark.integration
@@ -76,7 +77,7 @@ def test_scenario_validates_server_side(tools: Tools, crds: list[str], namespace
 
 
 def test_canary_replicas_mode_splits_pods(tools: Tools, kube: Any, namespace: str) -> None:
-    tools.install(RELEASE, namespace, "canary-replicas")  # 4 pods, weight 25
+    install(tools, RELEASE, namespace, "canary-replicas")  # 4 pods, weight 25
     stable = pods(kube, namespace, "modelship.io/track=stable")
     canary = pods(kube, namespace, "modelship.io/track=canary")
     assert (len(stable), len(canary)) == (3, 1)  # the README's rounding: 4 x 25 % = 1
@@ -86,7 +87,7 @@ def test_canary_replicas_mode_splits_pods(tools: Tools, kube: Any, namespace: st
     wait_for(lambda: endpoints(kube, namespace, RELEASE) == everything, "4 endpoints")
     assert endpoints(kube, namespace, f"{RELEASE}-canary") == {canary[0].status.pod_ip}
 
-    tools.install(RELEASE, namespace, None, {"canary": {"weight": 50}}, "--reuse-values",
+    install(tools, RELEASE, namespace, None, {"canary": {"weight": 50}}, "--reuse-values",
                   command="upgrade")
     wait_for(lambda: len(pods(kube, namespace, "modelship.io/track=canary")) == 2
              and len(pods(kube, namespace, "modelship.io/track=stable")) == 2, "2 + 2 pods")
@@ -94,7 +95,7 @@ def test_canary_replicas_mode_splits_pods(tools: Tools, kube: Any, namespace: st
 
 def test_gateway_api_route_weights_equal_values(tools: Tools, kube: Any, crds: list[str],
                                                 namespace: str) -> None:
-    tools.install(RELEASE, namespace, "canary-gateway-api")  # weight 25
+    install(tools, RELEASE, namespace, "canary-gateway-api")  # weight 25
     custom = client.CustomObjectsApi(kube)
 
     def weights() -> dict[str, int]:
@@ -107,7 +108,7 @@ def test_gateway_api_route_weights_equal_values(tools: Tools, kube: Any, crds: l
 
     assert weights() == {f"{RELEASE}-stable": 75, f"{RELEASE}-canary": 25}
     for weight in (60, 0, 100):
-        tools.install(RELEASE, namespace, None, {"canary": {"weight": weight}},
+        install(tools, RELEASE, namespace, None, {"canary": {"weight": weight}},
                       "--reuse-values", command="upgrade")
         assert weights() == {f"{RELEASE}-stable": 100 - weight, f"{RELEASE}-canary": weight}
     # the per-track Services the route points at select their track's pods
@@ -118,7 +119,7 @@ def test_gateway_api_route_weights_equal_values(tools: Tools, kube: Any, crds: l
 
 
 def test_nginx_canary_ingress(tools: Tools, kube: Any, namespace: str) -> None:
-    tools.install(RELEASE, namespace, "canary-nginx")
+    install(tools, RELEASE, namespace, "canary-nginx")
     net = client.NetworkingV1Api(kube)
     canary = net.read_namespaced_ingress(f"{RELEASE}-canary", namespace)
     notes = canary.metadata.annotations
@@ -134,7 +135,7 @@ def test_nginx_canary_ingress(tools: Tools, kube: Any, namespace: str) -> None:
 
 def test_blue_green_switch_changes_only_the_selector(tools: Tools, kube: Any,
                                                      namespace: str) -> None:
-    tools.install(RELEASE, namespace, "blue-green", {"blueGreen": {"preview": False}})
+    install(tools, RELEASE, namespace, "blue-green", {"blueGreen": {"preview": False}})
     blue = {p.status.pod_ip for p in pods(kube, namespace, "modelship.io/colour=blue")}
     green = {p.status.pod_ip for p in pods(kube, namespace, "modelship.io/colour=green")}
     assert len(blue) == len(green) == 2
@@ -145,7 +146,7 @@ def test_blue_green_switch_changes_only_the_selector(tools: Tools, kube: Any,
     before_objects = tools.kubectl("get", "all,pdb,serviceaccount", "--namespace", namespace,
                                    "--output", "json").stdout
 
-    tools.install(RELEASE, namespace, None, {"blueGreen": {"active": "green"}},
+    install(tools, RELEASE, namespace, None, {"blueGreen": {"active": "green"}},
                   "--reuse-values", command="upgrade")
 
     after_svc = services(kube, namespace)
@@ -182,7 +183,7 @@ def diff_specs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, set[s
 
 def test_blue_green_preview_selects_the_idle_colour(tools: Tools, kube: Any,
                                                     namespace: str) -> None:
-    tools.install(RELEASE, namespace, "blue-green")
+    install(tools, RELEASE, namespace, "blue-green")
     green = {p.status.pod_ip for p in pods(kube, namespace, "modelship.io/colour=green")}
     wait_for(lambda: endpoints(kube, namespace, f"{RELEASE}-preview") == green,
              "preview endpoints on green")
@@ -192,7 +193,7 @@ def test_blue_green_preview_selects_the_idle_colour(tools: Tools, kube: Any,
 
 
 def test_gpu_pods_land_on_gpu_nodes(tools: Tools, kube: Any, namespace: str) -> None:
-    tools.install(RELEASE, namespace, "gpu")
+    install(tools, RELEASE, namespace, "gpu")
     placed = pods(kube, namespace)
     assert len(placed) == 2
     core = client.CoreV1Api(kube)
@@ -204,7 +205,7 @@ def test_gpu_pods_land_on_gpu_nodes(tools: Tools, kube: Any, namespace: str) -> 
 
 
 def test_cpu_pods_stay_off_gpu_nodes(tools: Tools, kube: Any, namespace: str) -> None:
-    tools.install(RELEASE, namespace, "rolling", {"stable": {"replicas": 4}})
+    install(tools, RELEASE, namespace, "rolling", {"stable": {"replicas": 4}})
     placed = pods(kube, namespace)
     assert len(placed) == 4
     assert not {p.spec.node_name for p in placed} & GPU_NODES
@@ -215,12 +216,12 @@ def test_cpu_pods_stay_off_gpu_nodes(tools: Tools, kube: Any, namespace: str) ->
 
 def test_image_upgrade_keeps_selectors_and_services(tools: Tools, kube: Any,
                                                     namespace: str) -> None:
-    tools.install(RELEASE, namespace, "canary-replicas")
+    install(tools, RELEASE, namespace, "canary-replicas")
     before_svc = services(kube, namespace)
     before_deploy = deployments(kube, namespace)
     old_pods = {p.metadata.uid for p in pods(kube, namespace)}
 
-    tools.install(RELEASE, namespace, None,
+    install(tools, RELEASE, namespace, None,
                   {"stable": {"image": DIGEST_NEXT}, "canary": {"image": IMAGE_NEXT}},
                   "--reuse-values", command="upgrade")
 
@@ -250,11 +251,11 @@ def test_starting_a_canary_keeps_the_stable_pods(tools: Tools, kube: Any,
                                                  namespace: str) -> None:
     """rolling -> canary at weight 25 -> abort (weight 0): the stable Deployment is the same
     object throughout and its pods are never replaced, only scaled (replicas mode split)."""
-    tools.install(RELEASE, namespace, "rolling", {"stable": {"replicas": 4}})
+    install(tools, RELEASE, namespace, "rolling", {"stable": {"replicas": 4}})
     stable = deployments(kube, namespace)[f"{RELEASE}-stable"]
     stable_pods = {p.metadata.uid for p in pods(kube, namespace)}
 
-    tools.install(RELEASE, namespace, None, {
+    install(tools, RELEASE, namespace, None, {
         "strategy": "canary", "canary": {"enabled": True, "image": IMAGE_NEXT, "weight": 25}},
         "--reuse-values", command="upgrade")
     now = deployments(kube, namespace)
@@ -267,7 +268,7 @@ def test_starting_a_canary_keeps_the_stable_pods(tools: Tools, kube: Any,
     assert {p.metadata.uid for p in pods(kube, namespace, "modelship.io/track=stable")} < (
         stable_pods)
 
-    tools.install(RELEASE, namespace, None, {"canary": {"weight": 0}}, "--reuse-values",
+    install(tools, RELEASE, namespace, None, {"canary": {"weight": 0}}, "--reuse-values",
                   command="upgrade")
     wait_for(lambda: not pods(kube, namespace, "modelship.io/track=canary"), "no canary pod")
     assert len(pods(kube, namespace, "modelship.io/track=stable")) == 4
@@ -286,15 +287,15 @@ def test_starting_a_canary_keeps_the_stable_pods(tools: Tools, kube: Any,
 ], ids=["weight-150", "unknown-strategy", "canary-and-blue-green"])
 def test_bad_values_are_refused_before_the_cluster(tools: Tools, kube: Any, namespace: str,
                                                    values: dict[str, Any], message: str) -> None:
-    result = tools.install(RELEASE, namespace, None, values, check=False)
+    result = install(tools, RELEASE, namespace, None, values, check=False)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
     assert tools.helm("list", "--namespace", namespace, "--short").stdout.strip() == ""
     assert not client.CoreV1Api(kube).list_namespaced_service(namespace).items
 
     # and an upgrade of a running release with bad values leaves it as it was
-    tools.install(RELEASE, namespace, "rolling")
-    result = tools.install(RELEASE, namespace, None, values, "--reuse-values",
+    install(tools, RELEASE, namespace, "rolling")
+    result = install(tools, RELEASE, namespace, None, values, "--reuse-values",
                            command="upgrade", check=False)
     assert result.returncode != 0
     assert message in result.stderr
@@ -308,7 +309,7 @@ def test_bad_values_are_refused_before_the_cluster(tools: Tools, kube: Any, name
 
 def test_monitoring_objects_with_crds(tools: Tools, kube: Any, crds: list[str],
                                       namespace: str) -> None:
-    tools.install(RELEASE, namespace, "autoscaling")
+    install(tools, RELEASE, namespace, "autoscaling")
     custom = client.CustomObjectsApi(kube)
     monitor = custom.get_namespaced_custom_object(
         "monitoring.coreos.com", "v1", namespace, "servicemonitors", RELEASE)
@@ -336,7 +337,7 @@ def test_helm_test_hook_runs(tools: Tools, kube: Any, namespace: str) -> None:
     read-only root file system) and helm reads the outcome. KWOK runs no container: its
     pod-done stage reports the pod Succeeded as a kubelet would after wget exits 0, so the
     command itself (the main Service's health endpoint) is checked in the render tests."""
-    tools.install(RELEASE, namespace, "rolling")
+    install(tools, RELEASE, namespace, "rolling")
     result = tools.helm("test", RELEASE, "--namespace", namespace, "--timeout", "90s")
     assert f"TEST SUITE:     {RELEASE}-test-health" in result.stdout
     assert "Phase:          Succeeded" in result.stdout

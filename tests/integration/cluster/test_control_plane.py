@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,23 +17,13 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from testbed.cluster import components, nodes
+from tests.support.kube import Tools, wait_for
 
 pytestmark = pytest.mark.integration
 
 CHARTS = Path(__file__).parents[2] / "data" / "charts"
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-
-
-def poll(check: Callable[[], Any], what: str, timeout: float = 60, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def pod(name: str, gpus: int = 0, tolerate_gpu: bool = False) -> dict[str, Any]:
@@ -68,13 +57,13 @@ def test_fake_nodes_are_ready_with_declared_capacity(kube: Any) -> None:
 
 
 def test_server_reports_the_pinned_release(kube: Any,
-                                           run_tool: Callable[..., Any]) -> None:
+                                           tools: Tools) -> None:
     if os.environ.get("MODELSHIP_TEST_KUBECONFIG"):
         pytest.skip("an existing cluster runs its own release")
     assert client.VersionApi(kube).get_code().git_version == components.KUBERNETES
-    versions = json.loads(run_tool("kubectl", "version", "-o", "json").stdout)
+    versions = json.loads(tools.kubectl("version", "-o", "json").stdout)
     assert versions["clientVersion"]["gitVersion"] == components.KUBERNETES
-    assert run_tool("helm", "version", "--short").stdout.startswith(components.HELM)
+    assert tools.helm("version", "--short").stdout.startswith(components.HELM)
 
 
 # -- helm, rollout, EndpointSlices ---------------------------------------------------------------
@@ -82,28 +71,28 @@ def test_server_reports_the_pinned_release(kube: Any,
 
 @pytest.fixture(scope="module")
 def tiny_release(new_namespace: Callable[[str], str],
-                 run_tool: Callable[..., Any]) -> Iterator[tuple[str, str]]:
+                 tools: Tools) -> Iterator[tuple[str, str]]:
     """The tiny chart (Deployment of 2 + Service) installed with `helm install --wait`."""
     namespace = new_namespace("tiny")
-    run_tool("helm", "install", "tiny", str(CHARTS / "tiny"), "--namespace", namespace,
+    tools.helm("install", "tiny", str(CHARTS / "tiny"), "--namespace", namespace,
              "--wait", "--timeout", "2m")
     yield namespace, "tiny"
-    run_tool("helm", "uninstall", "tiny", "--namespace", namespace, check=False)
+    tools.helm("uninstall", "tiny", "--namespace", namespace, check=False)
 
 
 def test_helm_install_wait_deploys_the_chart(tiny_release: tuple[str, str],
-                                             run_tool: Callable[..., Any]) -> None:
+                                             tools: Tools) -> None:
     namespace, release = tiny_release
-    status = json.loads(run_tool("helm", "status", release, "-n", namespace, "-o", "json").stdout)
+    status = json.loads(tools.helm("status", release, "-n", namespace, "-o", "json").stdout)
     assert status["info"]["status"] == "deployed"
 
 
 def test_deployment_reaches_ready_replicas_and_rollout_status_returns(
-        kube: Any, tiny_release: tuple[str, str], run_tool: Callable[..., Any]) -> None:
+        kube: Any, tiny_release: tuple[str, str], tools: Tools) -> None:
     namespace, release = tiny_release
     deployment = client.AppsV1Api(kube).read_namespaced_deployment(release, namespace)
     assert deployment.status.ready_replicas == deployment.spec.replicas == 2
-    out = run_tool("kubectl", "rollout", "status", f"deployment/{release}", "-n", namespace,
+    out = tools.kubectl("rollout", "status", f"deployment/{release}", "-n", namespace,
                    "--timeout=60s").stdout
     assert "successfully rolled out" in out
 
@@ -123,7 +112,7 @@ def test_service_endpointslices_list_the_ready_pods(kube: Any,
         return {address for s in slices for e in s.endpoints or []
                 if e.conditions.ready for address in e.addresses}
 
-    poll(lambda: listed() == ready_ips, f"EndpointSlices of {release} to list {ready_ips}", 30)
+    wait_for(lambda: listed() == ready_ips, f"EndpointSlices of {release} to list {ready_ips}", 30)
     ports = {p.port for s in client.DiscoveryV1Api(kube).list_namespaced_endpoint_slice(
         namespace, label_selector=f"kubernetes.io/service-name={release}").items
         for p in s.ports}
@@ -141,7 +130,7 @@ def test_one_gpu_pod_with_toleration_lands_on_a_gpu_node(kube: Any, namespace: s
         found = core.read_namespaced_pod("gpu-1", namespace)
         return found if found.status.phase == "Running" else None
 
-    placed = poll(running, "the 1-GPU pod to run")
+    placed = wait_for(running, "the 1-GPU pod to run")
     node = core.read_node(placed.spec.node_name)
     assert node.metadata.labels.get(nodes.GPU_PRODUCT_LABEL) == nodes.GPU_PRODUCT
     assert node.metadata.name in {n.name for n in nodes.NODES if n.gpus}
@@ -156,7 +145,7 @@ def test_five_gpu_pod_stays_pending_with_failed_scheduling(kube: Any, namespace:
             namespace, field_selector="involvedObject.name=gpu-5").items
         return [e for e in events if e.reason == "FailedScheduling"]
 
-    events = poll(failed_scheduling, "a FailedScheduling event for the 5-GPU pod")
+    events = wait_for(failed_scheduling, "a FailedScheduling event for the 5-GPU pod")
     assert "nvidia.com/gpu" in events[0].message
     stuck = core.read_namespaced_pod("gpu-5", namespace)
     assert stuck.status.phase == "Pending"
@@ -172,7 +161,7 @@ def test_gpu_pod_without_toleration_is_not_scheduled(kube: Any, namespace: str) 
             namespace, field_selector="involvedObject.name=gpu-untolerated").items
         return [e for e in events if e.reason == "FailedScheduling"]
 
-    events = poll(failed_scheduling, "a FailedScheduling event for the untolerated pod")
+    events = wait_for(failed_scheduling, "a FailedScheduling event for the untolerated pod")
     assert "untolerated taint" in events[0].message
     assert core.read_namespaced_pod("gpu-untolerated", namespace).spec.node_name is None
 
@@ -184,7 +173,7 @@ def test_a_job_runs_to_completion(kube: Any, namespace: str) -> None:
                "containers": [{"name": "once", "image": "registry.invalid/once:1"}]}}}}
     batch = client.BatchV1Api(kube)
     batch.create_namespaced_job(namespace, job)
-    poll(lambda: batch.read_namespaced_job("once", namespace).status.succeeded == 1,
+    wait_for(lambda: batch.read_namespaced_job("once", namespace).status.succeeded == 1,
          "the Job to succeed")
     done = client.CoreV1Api(kube).list_namespaced_pod(namespace, label_selector="job-name=once")
     assert [p.status.phase for p in done.items] == ["Succeeded"]
@@ -217,18 +206,18 @@ def test_api_server_rejects_an_invalid_manifest(kube: Any, namespace: str) -> No
 
 
 def test_kubectl_apply_of_invalid_manifest_is_refused_by_the_server(
-        namespace: str, run_tool: Callable[..., Any], tmp_path: Path) -> None:
+        namespace: str, tools: Tools, tmp_path: Path) -> None:
     manifest = tmp_path / "invalid.json"
     manifest.write_text(json.dumps(INVALID_DEPLOYMENT))
     # --validate=false: no client-side checks, so the refusal can only come from the server
-    refused = run_tool("kubectl", "apply", "--validate=false", "-n", namespace,
+    refused = tools.kubectl("apply", "--validate=false", "-n", namespace,
                        "-f", str(manifest), check=False)
     assert refused.returncode != 0
     assert 'The Deployment "invalid" is invalid' in refused.stderr
     assert "spec.replicas: Invalid value: -1" in refused.stderr
     unknown = {**INVALID_DEPLOYMENT, "spec": {"replicaz": 1}}
     manifest.write_text(json.dumps(unknown))
-    strict = run_tool("kubectl", "apply", "--dry-run=server", "--validate=strict", "-n",
+    strict = tools.kubectl("apply", "--dry-run=server", "--validate=strict", "-n",
                       namespace, "-f", str(manifest), check=False)
     assert strict.returncode != 0
     assert 'unknown field "spec.replicaz"' in strict.stderr
@@ -313,12 +302,12 @@ def test_two_holders_contend_for_a_lease_and_only_one_wins(cluster_env: dict[str
 # -- modelship doctor -----------------------------------------------------------------------------
 
 
-def test_doctor_reports_the_cluster_reachable(tool_env: dict[str, str], tmp_path: Path) -> None:
+def test_doctor_reports_the_cluster_reachable(tools: Tools, tmp_path: Path) -> None:
     # a fresh interpreter, as a user runs it: the kubernetes client reads KUBECONFIG when it is
     # first imported, and this session imported it before KUBECONFIG pointed at the test bed
     code = ("import sys; from modelship import cli; "
             "sys.exit(cli.main(['doctor', '--require', 'cluster', '--json']))")
-    done = subprocess.run([sys.executable, "-c", code], env=tool_env, cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-c", code], env=tools.env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, check=False)
     result = json.loads(done.stdout)
     checks = {c["name"]: c for c in result["checks"]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from testbed import cluster
+from testbed import cluster, state
 from testbed.cluster import builder, control_plane
 
 
@@ -35,7 +35,7 @@ def test_missing_existing_kubeconfig_is_named(monkeypatch: pytest.MonkeyPatch,
 
 def test_a_component_that_exits_is_reported_with_its_log(tmp_path: Path) -> None:
     log = tmp_path / "etcd.log"
-    pid = control_plane._spawn(["sh", "-c", "echo 'listen tcp 127.0.0.1:1: bind: denied'; exit 1"],
+    pid = state.start_daemon(["sh", "-c", "echo 'listen tcp 127.0.0.1:1: bind: denied'; exit 1"],
                                log)
     with pytest.raises(RuntimeError, match="etcd exited") as caught:
         control_plane._wait_while_alive("etcd", pid, log, lambda: False, timeout=30)
