@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 
-from modelship import console, markdown
+from modelship import console, credentials, markdown
 from modelship.config import Config
 from modelship.errors import EXIT_INFRA, EXIT_OK
 from modelship.outcome import Outcome
@@ -70,9 +69,7 @@ def check_docker() -> Check:
 
 
 def check_registry(host: str, required: bool) -> Check:
-    user = os.environ.get("MODELSHIP_REGISTRY_USER", "")
-    password = os.environ.get("MODELSHIP_REGISTRY_PASSWORD", "")
-    console.register_secret(password)
+    user, password = credentials.registry()
     if not user or not password:
         return Check("registry", False, required, f"{host}: no credentials",
                      "set MODELSHIP_REGISTRY_USER and MODELSHIP_REGISTRY_PASSWORD "

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from modelship import console
+from modelship import console, ghactions
 from modelship.config import Config, suggest
 from modelship.errors import EXIT_OK, EXIT_REJECTED, ConfigError, UsageError
 from modelship.gate import intervals as intervals_
@@ -165,7 +165,7 @@ def _precomputed_path(args: argparse.Namespace, cfg: Config) -> bool:
 def _online_results_path(args: argparse.Namespace) -> Path:
     if args.results:
         return Path(args.results)
-    base = os.environ.get("RUNNER_TEMP") or tempfile.gettempdir()
+    base = ghactions.temp_dir() or tempfile.gettempdir()
     return Path(base) / f"modelship-gate-results-{os.getpid()}.jsonl"
 
 

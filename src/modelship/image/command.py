@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from modelship import console, ghactions, markdown
+from modelship import console, credentials, ghactions, markdown
 from modelship.config import Config, suggest
 from modelship.doctor import registry_host
 from modelship.errors import UsageError
@@ -47,14 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # -- inputs ---------------------------------------------------------------------------------
-def _credentials() -> tuple[str, str]:
-    user = os.environ.get("MODELSHIP_REGISTRY_USER") or ghactions.get_input("registry-username")
-    password = (os.environ.get("MODELSHIP_REGISTRY_PASSWORD")
-                or ghactions.get_input("registry-password"))
-    ghactions.mask(password)
-    return user, password
-
-
 def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
     if args.repository:
         repo, key = args.repository, "--repository"
@@ -216,7 +208,7 @@ def generate(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
 
 # -- run ------------------------------------------------------------------------------------
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
-    user, password = _credentials()
+    user, password = credentials.registry()
     model_name = cfg.get_str("model.name", None) if cfg.has("model.name") else None
     model_name = model_name or cfg.root.name
     repo = _repository(args, cfg, model_name)
