@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
@@ -90,8 +91,10 @@ def check_cluster(required: bool) -> Check:
     try:
         from kubernetes import client, config
 
-        config.load_kube_config()
-        version = client.VersionApi().get_code(_request_timeout=TIMEOUT)
+        # read KUBECONFIG now: the library fixes its default path when first imported
+        api = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
+        with api:
+            version = client.VersionApi(api).get_code(_request_timeout=TIMEOUT)
     except Exception as e:
         return Check("cluster", False, required, f"no reachable context: {_short(e)}",
                      "set KUBECONFIG to a kubeconfig whose current context is reachable")
