@@ -35,6 +35,23 @@ def up(parts: tuple[str, ...] = PARTS) -> dict[str, str]:
     return env(current)
 
 
+def running() -> set[str]:
+    """The parts that are up right now (checked live, not taken from the state file, which a
+    previous machine session may have left behind)."""
+    run = state.run_dir()
+    current = state.load(run)
+    alive = set()
+    if docker_engine.answers():
+        alive.add("docker")
+    if registry.answers(current.get("registry", {})):
+        alive.add("registry")
+    from testbed.cluster import control_plane
+
+    if control_plane.running(run):
+        alive.add("cluster")
+    return alive
+
+
 def down(parts: tuple[str, ...] = PARTS) -> None:
     """Stop the given parts (all by default), newest first."""
     run = state.run_dir()

@@ -11,7 +11,7 @@ import docker
 from testbed import state
 
 
-def _ping() -> bool:
+def answers() -> bool:
     try:
         client = docker.from_env(timeout=3)
         ok = bool(client.ping())
@@ -22,14 +22,15 @@ def _ping() -> bool:
 
 
 def up(run: Path, current: dict[str, Any]) -> dict[str, Any]:
-    if _ping():
-        return current or {"started": False}
+    if answers():
+        ours = current.get("started") and state.alive(current.get("pid"))
+        return current if ours else {"started": False}
     dockerd = shutil.which("dockerd")
     if not dockerd:
         raise RuntimeError("dockerd not found: apt-get install -y docker.io")
     state.say("starting dockerd")
     pid = state.start_daemon([dockerd], run / "dockerd.log")
-    state.wait_for(_ping, "the Docker engine", timeout=60)
+    state.wait_for(answers, "the Docker engine", timeout=60)
     return {"started": True, "pid": pid}
 
 

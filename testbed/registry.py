@@ -39,7 +39,7 @@ def _answers(host: str) -> bool:
 
 
 def up(run: Path, current: dict[str, Any]) -> dict[str, Any]:
-    if current and state.alive(current.get("pid")) and _safe_answers(current["host"]):
+    if answers(current):
         return current
     binary = shutil.which("docker-registry")
     htpasswd = shutil.which("htpasswd")
@@ -62,9 +62,12 @@ def up(run: Path, current: dict[str, Any]) -> dict[str, Any]:
     return {"pid": pid, "host": host, "user": USER, "password": password}
 
 
-def _safe_answers(host: str) -> bool:
+def answers(current: dict[str, Any]) -> bool:
+    """The registry recorded in `current` runs (our process) and answers."""
+    if not current or not state.alive(current.get("pid")):
+        return False
     try:
-        return _answers(host)
+        return _answers(current["host"])
     except requests.RequestException:
         return False
 

@@ -22,9 +22,8 @@ class Registry:
 
 def _bring_up(parts: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
     import testbed
-    from testbed import state
 
-    before = state.load()
+    before = testbed.running()
     env = testbed.up(parts)
     started = [p for p in parts if p not in before]
     return env, started
