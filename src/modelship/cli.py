@@ -8,6 +8,7 @@ errors into output, step outputs, a job summary and an exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -60,15 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _emit(outcome: Outcome, as_json: bool) -> None:
-    if as_json:
-        print(console.redact(json.dumps(outcome.result, indent=None, sort_keys=False)))
-    elif outcome.text:
-        print(console.redact(outcome.text))
+    # step outputs first: if they cannot be written, the error is the one thing printed
     ghactions.set_output("result", outcome.result)
     for key, value in outcome.outputs.items():
         ghactions.set_output(key, value)
     if outcome.summary:
         ghactions.append_summary(outcome.summary)
+    if as_json:
+        print(console.redact(json.dumps(outcome.result, indent=None, sort_keys=False)))
+    elif outcome.text:
+        print(console.redact(outcome.text))
 
 
 def _fail(error: ModelshipError, command: str | None, as_json: bool) -> int:
@@ -78,8 +80,10 @@ def _fail(error: ModelshipError, command: str | None, as_json: bool) -> int:
         payload["hint"] = error.hint
     if as_json:
         print(console.redact(json.dumps(payload)))
-    ghactions.set_output("result", payload)
-    ghactions.append_summary(f"### modelship {command or ''} failed\n\n{error}\n")
+    # best effort: the failure may be that these files cannot be written
+    with contextlib.suppress(ModelshipError):
+        ghactions.set_output("result", payload)
+        ghactions.append_summary(f"### modelship {command or ''} failed\n\n{error}\n")
     return error.exit_code
 
 
@@ -92,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = args.command
         cfg = config.load(args.config)
         outcome = _load(command).run(args, cfg)
+        _emit(outcome, as_json)
     except ModelshipError as e:
         return _fail(e, command, as_json)
     except KeyboardInterrupt:
@@ -103,7 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(ModelshipError(f"internal error: {type(e).__name__}: {e}",
                                     hint="rerun with MODELSHIP_DEBUG=1 for the traceback "
                                          "and report it"), command, as_json)
-    _emit(outcome, as_json)
     return outcome.exit_code
 
 

@@ -2,6 +2,8 @@
 
 This is the only module that knows about GitHub. Every function degrades to plain terminal
 output (or does nothing) when the GitHub variables are unset, so the CLI runs anywhere.
+Workflow commands go to stderr (the runner reads both streams), so that stdout carries only
+the result and `--json` stays one JSON object inside Actions too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modelship import console
+from modelship.errors import InfraError
 
 
 def in_actions() -> bool:
@@ -33,6 +36,10 @@ def get_input(name: str, default: str = "") -> str:
     return default
 
 
+def _workflow_command(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _escape_data(value: str) -> str:
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -46,7 +53,7 @@ def _command(name: str, message: str, **properties: object) -> None:
                      if v is not None)
     head = f"::{name} {props}" if props else f"::{name}"
     line = f"{head}::{_escape_data(console.redact(message))}"
-    print(line, flush=True)
+    _workflow_command(line)
 
 
 def mask(value: str | None) -> None:
@@ -57,7 +64,7 @@ def mask(value: str | None) -> None:
     if in_actions():
         for line in value.splitlines():
             if line.strip():
-                print(f"::add-mask::{_escape_data(line)}", flush=True)
+                _workflow_command(f"::add-mask::{_escape_data(line)}")
 
 
 def annotate(level: str, message: str, *, file: str | None = None, line: int | None = None,
@@ -82,11 +89,11 @@ def warning(message: str, **where: Any) -> None:
 def group(title: str) -> Iterator[None]:
     """A collapsible log group in Actions; a header line in a terminal."""
     if in_actions():
-        print(f"::group::{_escape_data(title)}", flush=True)
+        _workflow_command(f"::group::{_escape_data(title)}")
         try:
             yield
         finally:
-            print("::endgroup::", flush=True)
+            _workflow_command("::endgroup::")
     else:
         console.info(f"== {title}")
         yield
@@ -101,8 +108,16 @@ def set_output(name: str, value: object) -> None:
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
     text = console.redact(text)
     delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
+    _append(path, f"{name}<<{delimiter}\n{text}\n{delimiter}\n", "GITHUB_OUTPUT")
+
+
+def _append(path: str, text: str, variable: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as e:
+        msg = f"cannot write {variable} ({path}): {e.strerror or e}"
+        raise InfraError(msg) from e
 
 
 def append_summary(markdown: str) -> None:
@@ -110,8 +125,7 @@ def append_summary(markdown: str) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(console.redact(markdown).rstrip("\n") + "\n\n")
+    _append(path, console.redact(markdown).rstrip("\n") + "\n\n", "GITHUB_STEP_SUMMARY")
 
 
 def event() -> dict[str, Any]:

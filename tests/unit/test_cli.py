@@ -67,3 +67,26 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]):
         cli.main(["--version"])
     assert exc.value.code == 0
     assert "modelship" in capsys.readouterr().out
+
+
+def test_json_stays_one_object_on_stdout_inside_actions(tmp_path, monkeypatch,
+                                                       capsys: pytest.CaptureFixture[str]):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    assert cli.main(["doctor", "--json", "--config", str(tmp_path / "nope.yaml")]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["exit_code"] == 2
+    assert captured.err.startswith("::error ")
+
+
+def test_unwritable_step_outputs_exit_3_with_one_line(tmp_path, monkeypatch,
+                                                      capsys: pytest.CaptureFixture[str]):
+    results = tmp_path / "r.jsonl"
+    results.write_text('{"prediction": "a", "reference": "a"}\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "no-such-dir" / "out"))
+    code = cli.main(["gate", "--results", str(results), "--json"])
+    captured = capsys.readouterr()
+    assert code == 3
+    assert "cannot write GITHUB_OUTPUT" in json.loads(captured.out)["error"]
+    assert "Traceback" not in captured.err

@@ -65,7 +65,7 @@ def test_password_is_masked_before_the_command_runs(inputs, monkeypatch, capsys)
     monkeypatch.delenv("MODELSHIP_REGISTRY_PASSWORD", raising=False)
     inputs(command="nonexistent", registry_username="u", registry_password="hunter2-secret")
     code = load_entrypoint().main()
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 2
     assert out.index("::add-mask::hunter2-secret") < out.index("::error")
     assert sys.modules.get("os").environ["MODELSHIP_REGISTRY_PASSWORD"] == "hunter2-secret"

@@ -54,7 +54,9 @@ def test_summary_appends(actions_env: dict[str, Path]):
 
 def test_annotations_escape_data_and_properties(actions_env, capsys: pytest.CaptureFixture[str]):
     ghactions.error("50% bad\nsecond line", file="eval/a,b.jsonl", line=7, title="gate: f1")
-    out = capsys.readouterr().out.strip()
+    captured = capsys.readouterr()
+    assert captured.out == ""  # workflow commands go to stderr: stdout is the result's
+    out = captured.err.strip()
     assert out == ("::error file=eval/a%2Cb.jsonl,line=7,title=gate%3A f1::"
                    "50%25 bad%0Asecond line")
 
@@ -65,8 +67,9 @@ def test_mask_announces_and_redacts(actions_env, capsys: pytest.CaptureFixture[s
     ghactions.append_summary("password s3cr3t-value")
     console.info("using s3cr3t-value")
     captured = capsys.readouterr()
-    assert "::add-mask::s3cr3t-value" in captured.out
-    assert "s3cr3t-value" not in captured.err
+    lines_with_secret = [line for line in captured.err.splitlines() if "s3cr3t-value" in line]
+    assert lines_with_secret == ["::add-mask::s3cr3t-value"]
+    assert "using ***" in captured.err
     assert "s3cr3t-value" not in actions_env["output"].read_text()
     assert "s3cr3t-value" not in actions_env["summary"].read_text()
 
@@ -112,3 +115,11 @@ def test_tag_from_event_ref(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("GITHUB_REF", raising=False)
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     assert ghactions.tag_from_ref() == "v1.2.3"
+
+
+def test_unwritable_output_file_is_an_infra_error(tmp_path: Path, monkeypatch):
+    from modelship.errors import InfraError
+
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "missing-dir" / "output"))
+    with pytest.raises(InfraError, match="cannot write GITHUB_OUTPUT"):
+        ghactions.set_output("x", "y")
