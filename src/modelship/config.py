@@ -44,6 +44,9 @@ KNOWN_KEYS: dict[str, set[str] | None] = {
     "environments": None,
 }
 
+# sections that may hold something other than a mapping (a request body template may be any JSON)
+FREE_FORM = {"gate.online.request"}
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _MISSING = object()
@@ -62,6 +65,8 @@ class Config:
     root: Path = field(default_factory=Path.cwd)
     lines: dict[str, int] = field(default_factory=dict)
     exists: bool = True
+    # the source text of each scalar: `python: 3.10` is the string "3.10", not the float 3.1
+    scalars: dict[str, str] = field(default_factory=dict)
 
     # -- errors ---------------------------------------------------------------------------
     def error(self, key: str, message: str, *, hint: str | None = None) -> ConfigError:
@@ -87,7 +92,7 @@ class Config:
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self.error(key, f"expected a string, got {_kind(value)}")
-        value = str(value)
+        value = value if isinstance(value, str) else self.scalars.get(key, str(value))
         if choices is not None and value not in choices:
             raise self.error(key, f"expected one of {', '.join(choices)}, got '{value}'",
                              hint=suggest(value, choices))
@@ -191,16 +196,26 @@ def _check_keys(cfg: Config, node: Mapping[str, Any], prefix: str) -> None:
         if key not in known:
             raise cfg.error(dotted, f"unknown key; expected one of {', '.join(sorted(known))}",
                             hint=suggest(str(key), sorted(known)))
-        if isinstance(value, Mapping) and dotted in KNOWN_KEYS:
+        if dotted not in KNOWN_KEYS or value is None:
+            continue
+        if not isinstance(value, Mapping) and dotted not in FREE_FORM:
+            keys = KNOWN_KEYS[dotted]
+            what = f" ({', '.join(sorted(keys))})" if keys else ""
+            raise cfg.error(dotted, f"expected a mapping{what}, got {_kind(value)}")
+        if isinstance(value, Mapping):
             _check_keys(cfg, value, dotted)
 
 
-def _compose_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
+def _compose(node: yaml.Node, prefix: str, lines: dict[str, int],
+             scalars: dict[str, str]) -> None:
+    """Record each key's line, and each scalar's source text, by dotted key."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             dotted = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
             lines[dotted] = key_node.start_mark.line + 1
-            _compose_lines(value_node, dotted, lines)
+            if isinstance(value_node, yaml.ScalarNode):
+                scalars[dotted] = value_node.value
+            _compose(value_node, dotted, lines, scalars)
 
 
 def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) -> Config:
@@ -232,8 +247,9 @@ def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) 
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping at the top level, got {_kind(data)}", file=shown)
     lines: dict[str, int] = {}
+    scalars: dict[str, str] = {}
     if node is not None:
-        _compose_lines(node, "", lines)
-    cfg = Config(data, file=shown, root=file.resolve().parent, lines=lines)
+        _compose(node, "", lines, scalars)
+    cfg = Config(data, file=shown, root=file.resolve().parent, lines=lines, scalars=scalars)
     cfg.check_known_keys()
     return cfg

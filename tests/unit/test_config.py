@@ -75,3 +75,27 @@ def test_paths_resolve_against_the_config_directory(tmp_path):
 def test_top_level_must_be_a_mapping(tmp_path):
     with pytest.raises(ConfigError, match="expected a mapping at the top level"):
         config.load(write(tmp_path, "- a\n- b\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        pytest.param("gate:\n  baseline: b.json\n", "gate.baseline", id="scalar-for-section"),
+        pytest.param("image: ghcr.io/org/model\n", "image", id="scalar-for-top-level"),
+        pytest.param("gate: []\n", "gate", id="list-for-section"),
+        pytest.param("gate:\n  thresholds: [accuracy]\n", "gate.thresholds", id="free-section"),
+    ],
+)
+def test_a_section_must_be_a_mapping(tmp_path, text: str, key: str):
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(tmp_path, text))
+    assert f"{key}: expected a mapping" in str(exc.value)
+
+
+def test_unquoted_versions_keep_their_text(tmp_path):
+    cfg = config.load(write(tmp_path, "image:\n  python: 3.10\n  cuda: 12.10\n"
+                                      "model:\n  version: 1.10\n  name: 7\n"))
+    assert cfg.get_str("image.python") == "3.10"
+    assert cfg.get_str("image.cuda") == "12.10"
+    assert cfg.get_str("model.version") == "1.10"
+    assert cfg.get_str("model.name") == "7"
