@@ -20,9 +20,6 @@ def arguments() -> list[str]:
     # the default file may be absent (a command that needs no config); a chosen one must exist
     if config != DEFAULT_CONFIG or Path(config).exists():
         argv += ["--config", config]
-    environment = ghactions.get_input("environment")
-    if environment:
-        argv += ["--environment", environment]
     # split like a shell would, but never run one: no expansion, no injection
     return argv + shlex.split(ghactions.get_input("args"))
 

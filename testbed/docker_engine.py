@@ -30,7 +30,11 @@ def up(run: Path, current: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("dockerd not found: apt-get install -y docker.io")
     state.say("starting dockerd")
     pid = state.start_daemon([dockerd], run / "dockerd.log")
-    state.wait_for(answers, "the Docker engine", timeout=60)
+    try:
+        state.wait_for(answers, "the Docker engine", timeout=60)
+    except TimeoutError:
+        state.stop(pid, timeout=30)  # not recorded anywhere yet: nobody else could stop it
+        raise
     return {"started": True, "pid": pid}
 
 

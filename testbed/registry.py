@@ -57,7 +57,11 @@ def up(run: Path, current: dict[str, Any]) -> dict[str, Any]:
         htpasswd=home / "htpasswd"))
     pid = state.start_daemon([binary, "serve", str(home / "config.yml")], run / "registry.log")
     host = f"localhost:{port}"
-    state.wait_for(lambda: _answers(host), f"the registry on {host}", timeout=30)
+    try:
+        state.wait_for(lambda: _answers(host), f"the registry on {host}", timeout=30)
+    except TimeoutError:
+        state.stop(pid)  # not recorded anywhere yet: nobody else could stop it
+        raise
     state.say(f"registry on {host} (user {USER})")
     return {"pid": pid, "host": host, "user": USER, "password": password}
 
