@@ -9,6 +9,7 @@ nvidia/cuda:12.4.1-runtime-ubuntu22.04. The failure cases use tiny Dockerfiles.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import io
 import json
@@ -204,11 +205,14 @@ def test_labels_are_oci_and_modelship(example_build, docker_client, gate_report)
 
 def test_password_never_appears_in_output(example_build, registry, docker_client):
     password = registry.password
-    mask_lines = [line for line in example_build.out.splitlines() if "::add-mask::" in line]
+    # workflow commands go to stderr, so --json stdout is one JSON object even in Actions
+    assert not [line for line in example_build.out.splitlines() if line.startswith("::")]
+    assert isinstance(json.loads(example_build.out), dict)
+    assert password not in example_build.out
+    mask_lines = [line for line in example_build.err.splitlines() if "::add-mask::" in line]
     assert mask_lines == [f"::add-mask::{password}"]  # GitHub's own masking, swallowed by it
-    rest = [line for line in example_build.out.splitlines() if line not in mask_lines]
+    rest = [line for line in example_build.err.splitlines() if line not in mask_lines]
     assert password not in "\n".join(rest)
-    assert password not in example_build.err
     assert password not in example_build.outputs
     assert password not in example_build.summary
     image = docker_client.images.get(example_build.result["image"])
@@ -251,6 +255,63 @@ def test_variants_build_and_serve(variant, example_build, docker_client, workdir
             smoke.run(docker_client, run.result["image_id"], smoke.SmokeSpec(
                 port=8080, health="/healthz", predict="/predict", metrics=None,
                 samples=rows, response_field="label", timeout=60))
+
+
+# -- what a project may leave loose: names, command string, paths, eval set format ----------------
+def test_capitalised_directory_without_a_repository_builds_under_a_lowercase_name(
+        workdir, docker_client, monkeypatch):
+    name = f"MyModel{uuid.uuid4().hex[:6].upper()}"
+    project = workdir / name
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM scratch\nCOPY x /x\n")
+    (project / "x").write_text("hi\n")
+    monkeypatch.chdir(project)
+    run = run_build(["build", "--no-smoke", "--json"], workdir / f"{name}-run")
+    assert run.code == 0, run.err[-3000:]
+    repo = f"modelship/{name.lower()}"
+    assert run.result["tags"] == [f"{repo}:dev"]
+    assert run.result["image"] == f"{repo}:dev"
+    assert docker_client.images.get(f"{repo}:dev").id == run.result["image_id"]
+    docker_client.images.remove(run.result["image_id"], force=True)
+
+
+def test_command_string_paths_without_slash_and_a_bom_csv_eval_set_build_and_serve(
+        example_build, workdir, docker_client):
+    """serve.command as one string, serve.* paths without their leading `/`, a CSV eval set with
+    a byte-order mark (as `gate --endpoint` reads it), no model.name and no image.repository."""
+    name = f"Sentiment{uuid.uuid4().hex[:6].upper()}"
+    project = copy_project(EXAMPLE, workdir / name)
+    config = project / "modelship.yaml"
+    text = config.read_text()
+    for old, new in [("  name: sentiment\n", ""),
+                     ("  repository: localhost:5000/models/sentiment\n", ""),
+                     ('  command: ["python", "server.py"]\n', "  command: python server.py\n"),
+                     ("  health: /healthz\n", "  health: healthz\n"),
+                     ("  predict: /predict\n", "  predict: predict\n"),
+                     ("  metrics: /metrics\n", "  metrics: metrics\n"),
+                     ("eval_set: eval/eval.jsonl", "eval_set: eval/eval.csv")]:
+        assert old in text, old
+        text = text.replace(old, new)
+    config.write_text(text)
+    rows = [json.loads(line) for line in
+            (EXAMPLE / "eval" / "eval.jsonl").read_text().splitlines()[:5]]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["text", "reference"])
+    writer.writerows([[row["text"], row["reference"]] for row in rows])
+    (project / "eval" / "eval.csv").write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode())
+
+    run = run_build(["build", "--config", str(config), "--json"], workdir / f"{name}-run")
+    assert run.code == 0, run.err[-3000:]
+    result = run.result
+    assert result["image"] == f"modelship/{name.lower()}:dev"
+    assert result["smoke"]["passed"] is True
+    assert result["smoke"]["requests"] == 3
+    assert result["smoke"]["metrics"] is True
+    image = docker_client.images.get(result["image_id"])
+    assert image.attrs["Config"]["Cmd"] == ["python", "server.py"]
+    assert "127.0.0.1:8080/healthz'" in image.attrs["Config"]["Healthcheck"]["Test"][-1]
+    docker_client.images.remove(image.id, force=True)
 
 
 # -- CUDA profile through the same path --------------------------------------------------------

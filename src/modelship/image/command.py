@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
-import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from modelship import console, credentials, ghactions, markdown
 from modelship.config import Config, suggest
 from modelship.doctor import registry_host
 from modelship.errors import UsageError
+from modelship.gate.readers import iter_records
 from modelship.image import accelerators, builder, context, dockerfile, gitinfo, smoke, tags
 from modelship.outcome import Outcome
 
@@ -22,8 +22,6 @@ HELP = "build the model's image (GPU-aware), smoke-test it and push it"
 CA_ENV = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 GATE_REPORTS = ("gate-report.json", ".modelship/gate-report.json")
 SMOKE_SAMPLES = 3
-_REPOSITORY = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*"
-                         r"(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,23 +46,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # -- inputs ---------------------------------------------------------------------------------
 def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
+    """Where the image goes: --repository, image.repository, or `modelship/<model name>` made
+    a valid repository (lowercase, other characters as '-'). Every one is checked against
+    docker's reference grammar here, before anything is built."""
     if args.repository:
-        repo, key = args.repository, "--repository"
+        repo, key = args.repository.strip(), "--repository"
     elif cfg.has("image.repository"):
-        repo, key = cfg.get_str("image.repository"), "image.repository"
+        repo, key = cfg.get_str("image.repository").strip(), "image.repository"
     elif args.push:
         raise cfg.error("image.repository", "missing: --push needs somewhere to push",
                         hint="set image.repository (e.g. ghcr.io/org/model) or pass "
                              "--repository")
     else:
-        return f"modelship/{model_name}"
-    if not _REPOSITORY.match(repo):
+        return _default_repository(cfg, model_name)
+    if not tags.valid_repository(repo):
         msg = (f"'{repo}' is not an image repository; expected [registry[:port]/]path with "
                "lowercase letters, digits and . _ - separators, and no tag")
+        last = repo.rsplit("/", 1)[-1]
+        if ":" in last or "@" in last:
+            hint: str | None = "give the repository without a tag or digest; add tags with --tag"
+        else:
+            better = tags.suggest_repository(repo)
+            hint = f"did you mean '{better}'?" if better and better != repo else None
         if key.startswith("--"):
-            raise UsageError(f"{key}: {msg}")
-        raise cfg.error(key, msg)
+            raise UsageError(f"{key}: {msg}", hint=hint)
+        raise cfg.error(key, msg, hint=hint)
     return repo
+
+
+def _default_repository(cfg: Config, model_name: str) -> str:
+    name = tags.repository_component(model_name)
+    repo = f"modelship/{name}"
+    if name and tags.valid_repository(repo):
+        return repo
+    hint = "set image.repository (e.g. ghcr.io/org/model) or pass --repository"
+    if cfg.has("model.name"):
+        raise cfg.error("model.name", f"'{model_name}' cannot be made an image repository "
+                        "name (needs letters or digits)", hint=hint)
+    raise UsageError(f"the project directory's name '{model_name}' cannot be made an image "
+                     "repository name (needs letters or digits); set model.name, "
+                     "image.repository or --repository", hint=hint)
 
 
 def _profile(cfg: Config, requirements: str) -> accelerators.Profile:
@@ -120,6 +141,8 @@ def _gate_digest(args: argparse.Namespace, cfg: Config) -> str | None:
 
 
 def _smoke_samples(cfg: Config) -> list[Any]:
+    """Request bodies for the smoke test: image.smoke.request, else the first rows of the eval
+    set read the way `gate --endpoint` reads it (JSONL or CSV, UTF-8 with or without a BOM)."""
     if cfg.has("image.smoke.request"):
         return [cfg.raw("image.smoke.request")]
     eval_set = cfg.get_path("gate.online.eval_set", "eval/eval.jsonl")
@@ -127,22 +150,16 @@ def _smoke_samples(cfg: Config) -> list[Any]:
         return []
     template = cfg.raw("gate.online.request", None)
     samples = []
-    with eval_set.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as e:
-                msg = f"{eval_set}:{number}: not JSON ({e}); expected one object per line"
-                raise UsageError(msg) from e
-            if not isinstance(row, dict):
-                raise UsageError(f"{eval_set}:{number}: expected a JSON object")
+    records = iter_records(eval_set)
+    try:
+        for _line, row in records:
             body = smoke.fill(template, row) if template is not None else \
                 {k: v for k, v in row.items() if k != "reference"}
             samples.append(body)
             if len(samples) >= SMOKE_SAMPLES:
                 break
+    finally:
+        records.close()
     return samples
 
 
@@ -174,20 +191,43 @@ def _dockerfile(cfg: Config, ctx: context.Context, profile: accelerators.Profile
     return f"{context.EXTRA_DIR}/Dockerfile", extra, "generated"
 
 
+def _serve_command(cfg: Config) -> list[str]:
+    """serve.command as the exec-form CMD: a list is taken as it is; a string is split the way
+    a POSIX shell splits words (`python server.py --port 8080` -> three arguments, quotes
+    group), without running a shell."""
+    value = cfg.raw("serve.command")
+    if isinstance(value, str):
+        try:
+            command = shlex.split(value)
+        except ValueError as e:
+            raise cfg.error("serve.command", f"cannot split '{value}' into arguments ({e})",
+                            hint='give a list instead, e.g. ["python", "server.py"]') from None
+    else:
+        items = cfg.get_list("serve.command")
+        if any(isinstance(c, dict | list) or c is None for c in items):
+            raise cfg.error("serve.command", "expected a list of strings (or one string, "
+                            "split into arguments)")
+        command = [str(c) for c in items]
+    if not command or not command[0].strip():
+        raise cfg.error("serve.command", "is empty; expected the program and its arguments",
+                        hint='e.g. ["python", "server.py"]')
+    return command
+
+
 def generate(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
              build_args: dict[str, str], ca_bundle: bool) -> str:
     if not ctx.files:
         raise UsageError(f"no Dockerfile in {ctx.root} and nothing to build: the context is "
                          "empty (or all of it is in .dockerignore)",
                          hint="set image.context to the model project's directory")
-    command = ([str(c) for c in cfg.get_list("serve.command")] if cfg.has("serve.command")
+    command = (_serve_command(cfg) if cfg.has("serve.command")
                else dockerfile.default_command(ctx.top_level))
     if not command:
         raise UsageError(
             f"no Dockerfile in {ctx.root} and no way to generate one: serve.command is not set "
             f"and the context has none of {', '.join(dockerfile.ENTRY_POINTS)}",
             hint="add a Dockerfile, or set serve.command in modelship.yaml "
-                 '(e.g. ["python", "server.py"])')
+                 '(e.g. ["python", "server.py"], or the string "python server.py")')
     weights = [str(w) for w in cfg.get_list("image.weights")] if cfg.has("image.weights") \
         else None
     requirements, found_weights, code = dockerfile.classify(
@@ -198,7 +238,7 @@ def generate(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
     spec = dockerfile.Spec(
         base_image=base or profile.base_image, command=command,
         port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
-        health=cfg.get_str("serve.health", "/healthz"), requirements=requirements,
+        health=_endpoint(cfg, "serve.health", "/healthz"), requirements=requirements,
         weights=found_weights, code=code,
         env={str(k): str(v) for k, v in cfg.get_mapping("serve.env", {}).items()},
         build_args=sorted(build_args), nvidia=profile.kind == "nvidia",
@@ -233,6 +273,9 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     git = gitinfo.detect(cfg.root)
     version = tags.version(cfg.get_str("model.version", "auto"), git)
     tag_names = tags.tags(git, version, args.tag)
+    if not tag_names:
+        raise cfg.error("model.version", f"'{version}' leaves no usable image tag (and there is "
+                        "no git commit to tag by)", hint="use letters, digits, _ . or -")
     refs = [f"{repo}:{t}" for t in tag_names]
     label_set = tags.labels(git=git, model_name=model_name, model_version=version,
                             accelerator=profile.labels(),
@@ -253,6 +296,14 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         docker_client.close()
 
 
+def _endpoint(cfg: Config, key: str, default: str) -> str:
+    """An HTTP path from serve.*, with its leading `/` added if left out."""
+    try:
+        return dockerfile.endpoint_path(cfg.get_str(key, default))
+    except ValueError as e:
+        raise cfg.error(key, str(e)) from None
+
+
 def _smoke_spec(args: argparse.Namespace, cfg: Config,
                 profile: accelerators.Profile) -> smoke.SmokeSpec:
     """Read everything the smoke test needs before building, so config mistakes show early."""
@@ -260,9 +311,10 @@ def _smoke_spec(args: argparse.Namespace, cfg: Config,
         cfg.get_duration("image.smoke.timeout", 60)
     return smoke.SmokeSpec(
         port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
-        health=cfg.get_str("serve.health", "/healthz"),
-        predict=cfg.get_str("serve.predict", "/predict"),
-        metrics=cfg.get_str("serve.metrics", "/metrics") or None,
+        health=_endpoint(cfg, "serve.health", "/healthz"),
+        predict=_endpoint(cfg, "serve.predict", "/predict"),
+        metrics=_endpoint(cfg, "serve.metrics", "/metrics")
+        if cfg.get_str("serve.metrics", "/metrics").strip() else None,  # "": no metrics
         samples=_smoke_samples(cfg),
         response_field=cfg.get_str("gate.online.response_field", None)
         if cfg.has("gate.online.response_field") else None,

@@ -31,7 +31,13 @@ def _ignore_patterns(root: Path) -> list[str]:
     path = root / ".dockerignore"
     if not path.is_file():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:  # docker skips a byte-order mark; the file is UTF-8 text
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})",
+                         hint="save .dockerignore as UTF-8") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read .dockerignore: {e.strerror or e}") from None
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 

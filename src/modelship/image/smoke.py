@@ -15,6 +15,7 @@ import requests
 
 from modelship import console
 from modelship.errors import InfraError, Rejected
+from modelship.image.dockerfile import endpoint_path
 
 LOG_LINES = 30
 
@@ -95,13 +96,14 @@ def run(docker_client: Any, image: str, spec: SmokeSpec) -> SmokeResult:
     try:
         base = _base_url(container, spec.port)
         started = time.monotonic()
-        _wait_healthy(container, base + spec.health, spec.timeout)
+        _wait_healthy(container, base + endpoint_path(spec.health), spec.timeout)
         result.seconds_to_healthy = round(time.monotonic() - started, 2)
         for body in spec.samples:
-            _check_predict(container, base + spec.predict, body, spec.response_field)
+            _check_predict(container, base + endpoint_path(spec.predict), body,
+                           spec.response_field)
             result.requests += 1
         if spec.metrics:
-            result.metrics = _check_metrics(base + spec.metrics, result)
+            result.metrics = _check_metrics(base + endpoint_path(spec.metrics), result)
         result.passed = True
         console.info(f"smoke: passed ({result.requests} requests, healthy after "
                      f"{result.seconds_to_healthy}s)")

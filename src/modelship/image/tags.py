@@ -123,9 +123,54 @@ def labels(*, git: GitInfo, model_name: str, model_version: str,
 
 
 def clean_url(url: str) -> str:
-    """A remote URL fit for a label: credentials removed, scp-style git URLs as https."""
-    url = re.sub(r"^(\w+://)[^/@]+@", r"\1", url.strip())
-    match = re.match(r"^git@([^:]+):(.+)$", url)
+    """A remote URL fit for a label: credentials removed, scp-style git URLs as https.
+
+    The userinfo is everything before the last `@` of the authority (a password may itself
+    hold an `@`); it is dropped whole, user name included."""
+    url = url.strip()
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$", url, re.DOTALL)
     if match:
-        url = f"https://{match.group(1)}/{match.group(2)}"
+        scheme, authority, rest = match.groups()
+        url = scheme + authority.rpartition("@")[2] + rest
+    else:
+        match = re.match(r"^[^/]*@([^@/:]+):(.+)$", url)  # scp-style user@host:path
+        if match:
+            url = f"https://{match.group(1)}/{match.group(2).lstrip('/')}"
     return url[:-4] if url.endswith(".git") else url
+
+
+# -- image repositories (docker's reference grammar, as docker-py checks it before a build) ----
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*(?::[0-9]+)?"
+_REPOSITORY = re.compile(rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+REPOSITORY_MAX = 255
+
+
+def valid_repository(value: str) -> bool:
+    """`[registry[:port]/]path`: lowercase path components of letters and digits joined by
+    `.`, `_`, `__` or dashes, no tag or digest, at most 255 characters."""
+    return len(value) <= REPOSITORY_MAX and bool(_REPOSITORY.match(value))
+
+
+def repository_component(value: str) -> str:
+    """A name (a model, a directory) as one repository path component: lowercase, other
+    characters and separator runs docker refuses become '-', no separator at either end.
+    May be empty (nothing usable left)."""
+    text = re.sub(r"[^a-z0-9._-]+", "-", value.lower())
+    text = re.sub(r"[._-]{2,}",
+                  lambda m: m.group(0) if re.fullmatch(r"-+|__", m.group(0)) else "-", text)
+    return text.strip("._-")[:128].rstrip("._-")
+
+
+def suggest_repository(value: str) -> str | None:
+    """A valid repository close to `value` (lowercased, bad characters replaced), if any."""
+    head, sep, rest = value.strip().partition("/")
+    domain = None
+    if sep and ("." in head or ":" in head or head.lower() == "localhost"):
+        domain, value = head.lower(), rest
+    parts = [repository_component(p) for p in value.split("/")]
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    candidate = "/".join(([domain] if domain else []) + parts)
+    return candidate if valid_repository(candidate) else None

@@ -131,3 +131,235 @@ def test_no_smoke_skips_reading_the_eval_set(tmp_path, capsys, monkeypatch):
     cfg = _project(tmp_path, "model:\n  name: m\n",
                    {"server.py": "", "eval/eval.jsonl": "not json\n"})
     assert cli.main(["build", "--no-smoke", "--config", str(cfg)]) == 3  # on to the engine
+
+
+# -- the image repository ------------------------------------------------------------------------
+def _unreachable(monkeypatch, tmp_path) -> None:
+    """No engine: a run gets as far as the first Docker call and exits 3 there, so exit 2 means
+    the input was refused first, and exit 3 that it was accepted."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    for name in ("GITHUB_ACTIONS", "GITHUB_REF", "GITHUB_SHA", "GITHUB_EVENT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_default_repository_from_a_capitalised_directory_is_lowercased(tmp_path, capsys,
+                                                                      monkeypatch):
+    from docker.utils import match_tag
+
+    _unreachable(monkeypatch, tmp_path)
+    project = tmp_path / "MyModel"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM scratch\nCOPY x /x\n")
+    (project / "x").write_text("hi\n")
+    monkeypatch.chdir(project)
+    assert cli.main(["build", "--no-smoke", "--json"]) == 3  # on to the engine
+    err = capsys.readouterr().err
+    assert "build modelship/mymodel (" in err
+    assert match_tag("modelship/mymodel:dev")
+
+
+def test_default_repository_from_model_name_is_sanitised(tmp_path, capsys, monkeypatch):
+    _unreachable(monkeypatch, tmp_path)
+    cfg = _project(tmp_path, "model:\n  name: My Sentiment..Model\n")
+    assert cli.main(["build", "--config", str(cfg)]) == 3
+    assert "build modelship/my-sentiment-model (" in capsys.readouterr().err
+
+
+def test_model_name_that_cannot_be_a_repository_exits_2_naming_it(tmp_path, capsys,
+                                                                  monkeypatch):
+    _unreachable(monkeypatch, tmp_path)
+    cfg = _project(tmp_path, "model:\n  name: 日本語\n")
+    assert cli.main(["build", "--json", "--config", str(cfg)]) == 2
+    payload = json.loads(capsys.readouterr().out)
+    assert "model.name" in payload["error"]
+    assert "image.repository" in payload["hint"]  # the way out
+
+
+def test_directory_name_that_cannot_be_a_repository_exits_2(tmp_path, capsys, monkeypatch):
+    _unreachable(monkeypatch, tmp_path)
+    project = tmp_path / "---"
+    project.mkdir()
+    (project / "server.py").write_text("")
+    monkeypatch.chdir(project)
+    assert cli.main(["build"]) == 2
+    err = capsys.readouterr().err
+    assert "'---'" in err
+    assert "model.name" in err
+
+
+@pytest.mark.parametrize("repo", ["my..repo", "a___b", "ghcr.io/Org/model", "UPPER.io/a/b"])
+def test_repository_docker_would_refuse_exits_2_before_any_build(tmp_path, capsys,
+                                                                 monkeypatch, repo):
+    _unreachable(monkeypatch, tmp_path)
+    cfg = _project(tmp_path, "model:\n  name: m\n")
+    assert cli.main(["build", "--repository", repo, "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert f"--repository: '{repo}' is not an image repository" in err
+
+
+def test_bad_image_repository_exits_2_naming_the_key_with_a_suggestion(tmp_path, capsys,
+                                                                       monkeypatch):
+    _unreachable(monkeypatch, tmp_path)
+    cfg = _project(tmp_path, "image:\n  repository: Ghcr.io/Org/Model\n")
+    assert cli.main(["build", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg}:2: image.repository" in err
+    assert "did you mean 'ghcr.io/org/model'" in err
+
+
+def test_repository_with_a_tag_points_to_tag(tmp_path, capsys, monkeypatch):
+    _unreachable(monkeypatch, tmp_path)
+    cfg = _project(tmp_path, "model:\n  name: m\n")
+    assert cli.main(["build", "--repository", "ghcr.io/o/m:1.0", "--config", str(cfg)]) == 2
+    assert "--tag" in capsys.readouterr().err
+
+
+def test_model_version_leaving_no_tag_exits_2(tmp_path, capsys, monkeypatch):
+    _unreachable(monkeypatch, tmp_path)
+    cfg = _project(tmp_path, "model:\n  name: m\n  version: '...'\n")
+    assert cli.main(["build", "--config", str(cfg)]) == 2
+    assert "model.version" in capsys.readouterr().err
+
+
+# -- serve.command -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("command", "cmd"),
+    [
+        pytest.param("python server.py", '["python", "server.py"]', id="string"),
+        pytest.param("python server.py --label 'very good'",
+                     '["python", "server.py", "--label", "very good"]', id="quoted"),
+        pytest.param('["python", "server.py"]', '["python", "server.py"]', id="list"),
+        pytest.param("[uvicorn, app:api, --port, 8080]",
+                     '["uvicorn", "app:api", "--port", "8080"]', id="list-with-number"),
+    ],
+)
+def test_serve_command_string_is_split_into_arguments(tmp_path, capsys, command, cmd):
+    cfg = _project(tmp_path, f"serve:\n  command: {command}\n")
+    assert cli.main(["build", "--print-dockerfile", "--config", str(cfg)]) == 0
+    assert f"CMD {cmd}\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["\"python 'server.py\"", "''", "[]"])
+def test_serve_command_unusable_exits_2_naming_it(tmp_path, capsys, command):
+    cfg = _project(tmp_path, f"serve:\n  command: {command}\n")
+    assert cli.main(["build", "--print-dockerfile", "--config", str(cfg)]) == 2
+    assert "serve.command" in capsys.readouterr().err
+
+
+# -- serve.health / predict / metrics --------------------------------------------------------
+def test_health_path_without_a_leading_slash_is_normalised(tmp_path, capsys):
+    cfg = _project(tmp_path, "serve:\n  health: healthz\n  port: 9000\n")
+    assert cli.main(["build", "--print-dockerfile", "--config", str(cfg)]) == 0
+    text = capsys.readouterr().out
+    assert "http://127.0.0.1:9000/healthz'" in text
+    assert "9000healthz" not in text
+
+
+def test_smoke_spec_paths_get_a_leading_slash(tmp_path):
+    from modelship import config as config_mod
+    from modelship.image import accelerators, command
+
+    cfg = config_mod.load(_project(
+        tmp_path, "serve:\n  health: healthz\n  predict: v1/predict\n  metrics: metrics\n"))
+    spec = command._smoke_spec(_args(), cfg, accelerators.resolve({"accelerator": "cpu"}, ""))
+    assert (spec.health, spec.predict, spec.metrics) == ("/healthz", "/v1/predict", "/metrics")
+
+
+def _args():
+    import argparse
+
+    from modelship.image import command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    return parser.parse_args([])
+
+
+@pytest.mark.parametrize(("key", "value"), [("health", "http://localhost:8080/healthz"),
+                                            ("predict", "'/a b'"), ("health", "\"\"")])
+def test_endpoint_that_is_not_a_path_exits_2_naming_the_key(tmp_path, capsys, monkeypatch,
+                                                             key, value):
+    _unreachable(monkeypatch, tmp_path)
+    cfg = _project(tmp_path, f"model:\n  name: m\nserve:\n  {key}: {value}\n")
+    assert cli.main(["build", "--config", str(cfg)]) == 2
+    assert f"serve.{key}" in capsys.readouterr().err
+
+
+def test_empty_metrics_path_means_no_metrics_check(tmp_path):
+    from modelship import config as config_mod
+    from modelship.image import accelerators, command
+
+    cfg = config_mod.load(_project(tmp_path, "serve:\n  metrics: ''\n"))
+    spec = command._smoke_spec(_args(), cfg, accelerators.resolve({"accelerator": "cpu"}, ""))
+    assert spec.metrics is None
+
+
+# -- the eval set's smoke samples, read as `gate` reads it ---------------------------------------
+def _samples(tmp_path: Path, config: str, files: dict[str, bytes]) -> list:
+    from modelship import config as config_mod
+    from modelship.image import command
+
+    for name, data in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return command._smoke_samples(config_mod.load(_project(tmp_path, config)))
+
+
+def test_eval_set_with_a_byte_order_mark_gives_samples(tmp_path):
+    rows = b'{"text": "good", "reference": "positive"}\n{"text": "bad", "reference": "n"}\n'
+    samples = _samples(tmp_path, "model:\n  name: m\n",
+                       {"eval/eval.jsonl": b"\xef\xbb\xbf" + rows})
+    assert samples == [{"text": "good"}, {"text": "bad"}]
+
+
+def test_csv_eval_set_gives_samples_through_the_request_template(tmp_path):
+    config = ("gate:\n  online:\n    eval_set: eval/eval.csv\n"
+              "    request: {\"inputs\": \"{text}\"}\n")
+    csv_text = b"\xef\xbb\xbftext,reference\ngood,positive\n\"bad, really\",negative\nok,x\nz,y\n"
+    samples = _samples(tmp_path, config, {"eval/eval.csv": csv_text})
+    assert samples == [{"inputs": "good"}, {"inputs": "bad, really"}, {"inputs": "ok"}]
+
+
+def test_csv_eval_set_without_a_template_drops_the_reference(tmp_path):
+    config = "gate:\n  online:\n    eval_set: eval/eval.csv\n"
+    samples = _samples(tmp_path, config, {"eval/eval.csv": b"text,reference\ngood,positive\n"})
+    assert samples == [{"text": "good"}]
+
+
+def test_non_utf8_eval_set_exits_2_naming_the_file(tmp_path, capsys, monkeypatch):
+    _unreachable(monkeypatch, tmp_path)
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "eval.jsonl").write_bytes(b'{"text": "caf\xe9"}\n')
+    cfg = _project(tmp_path, "model:\n  name: m\n")
+    assert cli.main(["build", "--json", "--config", str(cfg)]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert "eval.jsonl" in error
+    assert "UTF-8" in error
+    assert "internal error" not in error
+
+
+def test_eval_set_with_a_bom_gets_past_reading(tmp_path, capsys, monkeypatch):
+    _unreachable(monkeypatch, tmp_path)
+    cfg = _project(tmp_path, "model:\n  name: m\n",
+                   {"server.py": "", "eval/eval.jsonl": '\ufeff{"text": "ok"}\n'})
+    assert cli.main(["build", "--config", str(cfg)]) == 3  # on to the engine
+    assert "Docker engine does not answer" in capsys.readouterr().err
+
+
+# -- .dockerignore ---------------------------------------------------------------------------
+def test_non_utf8_dockerignore_exits_2_naming_the_file(tmp_path, capsys):
+    cfg = _project(tmp_path, "model:\n  name: m\n")
+    (tmp_path / ".dockerignore").write_bytes(b"data/\n# caf\xe9\n")
+    assert cli.main(["build", "--print-dockerfile", "--json", "--config", str(cfg)]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert ".dockerignore" in error
+    assert "UTF-8" in error
+
+
+def test_dockerignore_with_a_byte_order_mark_keeps_its_first_pattern(tmp_path, capsys):
+    cfg = _project(tmp_path, "model:\n  name: m\n",
+                   {"server.py": "", "data/train.csv": "x\n", "model/w.bin": "w"})
+    (tmp_path / ".dockerignore").write_bytes(b"\xef\xbb\xbfdata/\n")
+    assert cli.main(["build", "--print-dockerfile", "--config", str(cfg)]) == 0
+    assert "data" not in capsys.readouterr().out

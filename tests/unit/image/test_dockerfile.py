@@ -75,6 +75,12 @@ def test_non_root_user_health_check_and_command():
     assert "HEALTHCHECK" in text
 
 
+def test_health_path_without_a_leading_slash_gets_one():
+    text = _render(port=9000, health="ready")
+    assert "http://127.0.0.1:9000/ready'" in text
+    assert "9000ready" not in text
+
+
 def test_ca_bundle_is_used_only_for_the_install_step():
     without = _render()
     assert "ca.crt" not in without

@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from modelship.image.tags import GitInfo, clean_url, labels, sanitize, tags, valid_tag, version
+from modelship.image.tags import (
+    GitInfo,
+    clean_url,
+    labels,
+    repository_component,
+    sanitize,
+    suggest_repository,
+    tags,
+    valid_repository,
+    valid_tag,
+    version,
+)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -80,10 +91,92 @@ def test_sanitize(value, expected):
         pytest.param("https://x-access-token:secret@github.com/org/model",
                      "https://github.com/org/model", id="credentials-removed"),
         pytest.param("git@github.com:org/model.git", "https://github.com/org/model", id="scp"),
+        pytest.param("https://user:p@ss@github.com/o/r", "https://github.com/o/r",
+                     id="password-with-at"),
+        pytest.param("https://user:p@ss@w@rd@github.com:8443/o/r.git",
+                     "https://github.com:8443/o/r", id="password-with-several-ats-and-port"),
+        pytest.param("https://token@github.com/o/r", "https://github.com/o/r", id="user-only"),
+        pytest.param("ssh://git:s@cret@github.com/o/r.git", "ssh://github.com/o/r",
+                     id="ssh-scheme"),
+        pytest.param("https://github.com/o/r@v1", "https://github.com/o/r@v1",
+                     id="at-in-the-path-kept"),
+        pytest.param("deploy@git.example.com:team/model.git",
+                     "https://git.example.com/team/model", id="scp-other-user"),
     ],
 )
 def test_clean_url(url, expected):
     assert clean_url(url) == expected
+
+
+def test_clean_url_leaves_no_part_of_the_password():
+    cleaned = clean_url("https://user:p@ss@github.com/o/r")
+    assert "ss" not in cleaned.split("//", 1)[1].split("/", 1)[0]
+    assert "user" not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("modelship/sentiment", True),
+        ("localhost:5000/models/sentiment", True),
+        ("ghcr.io/org/my-model", True),
+        ("registry.example.com:443/a__b/c.d", True),
+        ("modelship/MyModel", False),  # docker refuses upper case in the path
+        ("Registry.io/org/model", False),  # and docker-py in the registry too
+        ("a..b", False),
+        ("a___b", False),
+        ("a-_b", False),
+        ("repo:tag", False),
+        ("repo@sha256:" + "a" * 64, False),
+        ("a//b", False),
+        ("/a", False),
+        ("a/" + "b" * 260, False),  # over 255 characters
+    ],
+)
+def test_valid_repository_follows_docker_and_docker_py(value, valid):
+    from docker.utils import match_tag
+
+    assert valid_repository(value) is valid
+    if valid:  # what docker-py checks before it sends a build
+        assert match_tag(f"{value}:dev")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("MyModel", "mymodel"),
+        ("My Model v2", "my-model-v2"),
+        ("sentiment", "sentiment"),
+        ("a..b", "a-b"),
+        ("a__b", "a__b"),
+        ("a---b", "a---b"),
+        ("A-_-B", "a-b"),
+        ("__x__", "x"),
+        ("org/model", "org-model"),
+        ("日本語", ""),
+        ("...", ""),
+    ],
+)
+def test_repository_component(name, expected):
+    from docker.utils import match_tag
+
+    assert repository_component(name) == expected
+    if expected:
+        assert valid_repository(f"modelship/{expected}")
+        assert match_tag(f"modelship/{expected}:dev")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Ghcr.io/Org/Model", "ghcr.io/org/model"),
+        ("localhost:5000/My_Model", "localhost:5000/my_model"),
+        ("MyOrg/Model", "myorg/model"),
+        ("///", None),
+    ],
+)
+def test_suggest_repository(value, expected):
+    assert suggest_repository(value) == expected
 
 
 def test_labels_oci_and_modelship():

@@ -1,0 +1,103 @@
+"""smoke.run against a local HTTP server standing in for the container (no Docker engine):
+the paths it calls are the configured ones, with a leading `/` when the config left it out."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from modelship.image import smoke
+from modelship.image.dockerfile import endpoint_path
+
+
+class _Handler(BaseHTTPRequestHandler):
+    seen: ClassVar[list[str]] = []
+
+    def _answer(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.seen.append(f"GET {self.path}")
+        self._answer(200 if self.path in ("/healthz", "/metrics") else 404, {})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append(f"POST {self.path}")
+        self._answer(200 if self.path == "/v1/predict" else 404, {"label": "positive"})
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+class _Container:
+    def __init__(self, port: int) -> None:
+        self.status = "running"
+        self.attrs = {"NetworkSettings": {"Ports": {"8080/tcp": [{"HostPort": str(port)}]}},
+                      "State": {}}
+        self.removed = False
+
+    def reload(self) -> None:
+        return
+
+    def logs(self, tail: int) -> bytes:
+        return b"(fake)"
+
+    def remove(self, force: bool) -> None:
+        self.removed = True
+
+
+class _Containers:
+    def __init__(self, container: _Container) -> None:
+        self.container = container
+
+    def run(self, image: str, **kwargs: Any) -> _Container:
+        return self.container
+
+
+class _Client:
+    def __init__(self, container: _Container) -> None:
+        self.containers = _Containers(container)
+
+
+@pytest.fixture
+def server():
+    _Handler.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_paths_without_a_leading_slash_are_called_with_one(server):
+    container = _Container(server.server_address[1])
+    result = smoke.run(_Client(container), "img", smoke.SmokeSpec(
+        port=8080, health="healthz", predict="v1/predict", metrics="metrics",
+        samples=[{"text": "good"}], response_field="label", timeout=5))
+    assert result.passed
+    assert result.metrics is True
+    assert _Handler.seen == ["GET /healthz", "POST /v1/predict", "GET /metrics"]
+    assert container.removed
+
+
+@pytest.mark.parametrize(("value", "expected"), [("healthz", "/healthz"), ("/healthz", "/healthz"),
+                                                 (" v1/predict ", "/v1/predict"),
+                                                 ("/a?b=c", "/a?b=c")])
+def test_endpoint_path(value, expected):
+    assert endpoint_path(value) == expected
+
+
+@pytest.mark.parametrize("value", ["", "  ", "http://host/healthz", "/a b", "/it's", "/a\\b"])
+def test_endpoint_path_refuses_what_is_not_a_path(value):
+    with pytest.raises(ValueError, match=r"empty|URL|path"):
+        endpoint_path(value)
