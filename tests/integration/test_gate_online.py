@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import pytest
 
+from modelship import console
 from modelship.cli import main
 
 
@@ -176,3 +177,67 @@ def test_eval_set_without_reference_is_bad_input(
                      "--results", str(tmp_path / "r.jsonl"))
     assert code == 2
     assert "eval.jsonl:1: line 1: missing field 'reference'" in out["error"]
+
+
+@pytest.mark.parametrize("spelling", ["eval/eval.jsonl", "eval/../eval/eval.jsonl", "link.jsonl"])
+def test_results_must_not_be_the_eval_set(
+        tmp_path: Path, server: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, spelling: str) -> None:
+    config = _project(tmp_path, [("good", "positive"), ("bad", "negative")], "{}")
+    eval_set = tmp_path / "eval" / "eval.jsonl"
+    (tmp_path / "link.jsonl").symlink_to(eval_set)
+    before = eval_set.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    code, out = _run(capsys, "--config", str(config), "--endpoint", server,
+                     "--eval-set", "eval/eval.jsonl", "--results", spelling)
+    assert code == 2
+    assert "--results must not be the eval set" in out["error"]
+    assert eval_set.read_bytes() == before
+    assert _Model.bodies == []  # refused before sending anything
+
+
+@pytest.fixture
+def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    files = {"output": tmp_path / "gh-output", "summary": tmp_path / "gh-summary"}
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(files["output"]))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(files["summary"]))
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    monkeypatch.setattr(console, "_secrets", set())  # nothing masked by an earlier test
+    return files
+
+
+def _leaks(secret: str, capsys: pytest.CaptureFixture[str], *files: Path) -> list[str]:
+    captured = capsys.readouterr()
+    err = [line for line in captured.err.splitlines() if not line.startswith("::add-mask::")]
+    assert f"::add-mask::{secret}" in captured.err  # the runner hides it from its own log too
+    texts = {"stdout": captured.out, "stderr": "\n".join(err)}
+    texts.update({str(f): f.read_text(encoding="utf-8") for f in files if f.exists()})
+    return [name for name, text in texts.items() if secret in text]
+
+
+def test_endpoint_credentials_are_never_shown(
+        tmp_path: Path, server: str, capsys: pytest.CaptureFixture[str],
+        github: dict[str, Path]) -> None:
+    config = _project(tmp_path, [("good", "positive"), ("boom", "negative")],
+                      '{accuracy: ">= 0.9"}')
+    endpoint = server.replace("http://", "http://user:s3cretpw@") + "/x"
+    report_file = tmp_path / "report.json"
+    code = main(["gate", "--config", str(config), "--endpoint", endpoint, "--json",
+                 "--results", str(tmp_path / "r.jsonl"), "--report-json", str(report_file)])
+    assert code == 0
+    assert _leaks("s3cretpw", capsys, *github.values(), report_file) == []
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    assert report["online"]["endpoint"] == endpoint.replace("s3cretpw", "***")
+
+
+def test_endpoint_credentials_are_not_in_the_error_either(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], github: dict[str, Path]) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = _project(tmp_path, [("good", "positive")], '{accuracy: ">= 0.9"}')
+    code = main(["gate", "--config", str(config), "--json",
+                 "--endpoint", f"http://user:s3cretpw@127.0.0.1:{port}/x"])
+    assert code == 3
+    assert _leaks("s3cretpw", capsys, *github.values()) == []

@@ -10,6 +10,14 @@ The task is `--task`, else `gate.task`, else inferred: from the metric names in 
 and baseline tolerances (bleu, rouge... -> generation), or from the names in a precomputed
 metrics file; otherwise classification.
 
+The report JSON goes to `--report-json OUT` when given. Without it, inside GitHub Actions it is
+written to $RUNNER_TEMP (else the temp directory) as `modelship-gate-report.json`, so the step
+output `report` is always a path to a file; in a terminal nothing is written and there is no
+`report` output (the report is what `--json` prints).
+
+Credentials in `--endpoint` (`http://user:password@host/...`) are masked as soon as the command
+starts, and the endpoint is shown and stored with the password replaced by `***`.
+
 Exit 0 when every check passes, 1 when one fails (the report says which), 2 for bad input or
 configuration, 3 when the model server cannot be reached.
 """
@@ -21,6 +29,7 @@ import contextlib
 import json
 import os
 import tempfile
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +43,7 @@ from modelship.outcome import Outcome
 
 HELP = "judge a model's eval results against thresholds and the production baseline"
 DEFAULT_RESAMPLES = 1000
+REPORT_NAME = "modelship-gate-report.json"  # in $RUNNER_TEMP when --report-json is not given
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,14 +146,50 @@ def _online_settings(args: argparse.Namespace, cfg: Config) -> Any:
         "gate.online.concurrency", 8, minimum=1)
     if concurrency < 1:
         raise UsageError(f"--concurrency {concurrency}: expected 1 or more")
+    timeout = cfg.get_duration("gate.online.timeout", 30.0)
+    if timeout <= 0:
+        raise cfg.error("gate.online.timeout",
+                        f"expected a duration greater than 0 such as 30s, got "
+                        f"'{cfg.raw('gate.online.timeout')}'")
     from modelship.gate import online  # requests is imported only for online evaluation
 
     return online.Settings(
-        url=args.endpoint, eval_set=eval_set, request=request,
+        url=args.endpoint, shown=shown_endpoint(args.endpoint), eval_set=eval_set,
+        request=request,
         response_field=cfg.get_str("gate.online.response_field", "prediction"),
-        concurrency=concurrency,
-        timeout=cfg.get_duration("gate.online.timeout", 30.0),
+        concurrency=concurrency, timeout=timeout,
         retries=cfg.get_int("gate.online.retries", 2, minimum=0, maximum=10))
+
+
+def _userinfo(url: str) -> tuple[str | None, str | None]:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return parts.username, parts.password
+    except ValueError:  # a malformed URL: requests says what is wrong with it
+        return None, None
+
+
+def mask_endpoint(url: str) -> None:
+    """Hide the password in the endpoint's userinfo from every line printed from now on, as
+    written and as sent (percent-decoded)."""
+    _, password = _userinfo(url)
+    if password:
+        ghactions.mask(password)
+        decoded = urllib.parse.unquote(password)
+        if decoded != password:
+            ghactions.mask(decoded)
+
+
+def shown_endpoint(url: str) -> str:
+    """The endpoint as printed and stored: http://user:***@host/x, never the password."""
+    user, password = _userinfo(url)
+    if user is None and password is None:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    # user:password keeps the user; a lone userinfo is often a token, so it goes entirely
+    shown = f"{userinfo.split(':', 1)[0]}:***" if password is not None else "***"
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
 
 
 def _results_path(args: argparse.Namespace, cfg: Config) -> Path:
@@ -170,7 +216,19 @@ def _online_results_path(args: argparse.Namespace) -> Path:
 
 
 # -- run -----------------------------------------------------------------------------------
+def _report_path(args: argparse.Namespace) -> Path | None:
+    """Where the report JSON is written: --report-json, else (inside Actions only) the runner's
+    temp directory, so the `report` step output is a path; None in a terminal."""
+    if args.report_json:
+        return Path(args.report_json)
+    if ghactions.in_actions():
+        return Path(ghactions.temp_dir() or tempfile.gettempdir()) / REPORT_NAME
+    return None
+
+
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
+    if args.endpoint:  # before anything can print it
+        mask_endpoint(args.endpoint)
     thresholds = judge.thresholds_from_config(cfg)
     thresholds.update(judge.thresholds_from_flags(args.threshold))
     baseline = _baseline(args, cfg)
@@ -254,12 +312,14 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     if cfg.has("model.name"):
         result["model"] = cfg.get_str("model.name")
     if run_online is not None:
-        result["online"] = {"endpoint": args.endpoint, "rows": run_online.rows,
+        result["online"] = {"endpoint": shown_endpoint(args.endpoint), "rows": run_online.rows,
                             "errors": run_online.errors, "seconds": run_online.seconds}
-    if args.report_json:
-        report.write(result, Path(args.report_json))
+    report_path = _report_path(args)
+    if report_path is not None:
+        report.write(result, report_path)
     report.annotate(result)
-    outputs = {"passed": str(passed).lower(),
-               "report": args.report_json or json.dumps(result, separators=(",", ":"))}
+    outputs = {"passed": str(passed).lower()}
+    if report_path is not None:
+        outputs["report"] = str(report_path)
     return Outcome(result, EXIT_OK if passed else EXIT_REJECTED, text=report.text(result),
                    summary=report.summary(result), outputs=outputs)

@@ -4,8 +4,8 @@
   for metrics where higher is better and "at most" for latency and error rate.
 - baseline: the candidate may be worse than the baseline report by at most the tolerance, in the
   metric's own direction: `0.01` is absolute, `"10%"` is relative to the baseline value. The
-  metrics compared are those named under `tolerance`; without a tolerance mapping, every metric
-  both reports have, with no tolerance.
+  metrics compared are those named under `tolerance`; without a tolerance mapping (no key, null or
+  an empty mapping `{}`), every metric both reports have, with no tolerance.
 Unknown metric names are configuration errors with a "did you mean".
 """
 
@@ -27,7 +27,9 @@ from modelship.gate import metrics as m
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 _EXPR = re.compile(r"^\s*(>=|<=|>|<|=>|=<)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
-_FLAG = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*=?\s*([<>=]*\s*[^<>=\s].*)$")
+# METRIC[=]OP VALUE; the lookahead keeps the name whole ("accuracy" alone must not read as
+# metric "accurac" with threshold "y")
+_FLAG = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)(?![A-Za-z0-9_])\s*=?\s*([<>=]*\s*[^<>=\s].*)$")
 
 
 @dataclass
@@ -111,10 +113,15 @@ def thresholds_from_flags(flags: list[str]) -> dict[str, Threshold]:
 
 
 def tolerances_from_config(cfg: Config) -> list[Tolerance] | None:
+    """The tolerances named under gate.baseline.tolerance, or None (compare every shared metric)
+    when there are none: an absent key, null and `{}` all mean "no tolerance", never "no check"."""
     if not cfg.has("gate.baseline.tolerance"):
         return None
+    mapping = cfg.get_mapping("gate.baseline.tolerance")
+    if not mapping:
+        return None
     out = []
-    for name, value in cfg.get_mapping("gate.baseline.tolerance").items():
+    for name, value in mapping.items():
         key = f"gate.baseline.tolerance.{name}"
         check_metric_name(str(name), lambda msg, hint, key=key: cfg.error(key, msg, hint=hint))
         out.append(parse_tolerance(str(name), value,
@@ -202,7 +209,7 @@ def judge(metrics: Mapping[str, float], thresholds: Mapping[str, Threshold],
                        "interval": _pair(intervals.get(name))})
     if baseline is None:
         return checks
-    if baseline.tolerances is None:
+    if not baseline.tolerances:  # None (or an empty list): every metric both reports have
         compared = [Tolerance(name, 0.0, False) for name in metrics if name in baseline.metrics]
     else:
         compared = baseline.tolerances

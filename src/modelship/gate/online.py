@@ -38,12 +38,16 @@ MISSING = object()
 class Settings:
     url: str
     eval_set: Path
+    shown: str = ""  # the URL as printed, credentials hidden (default: url)
     request: Any = None  # template; None: the row minus reference
     response_field: str = "prediction"
     concurrency: int = 8
     timeout: float = 30.0
     retries: int = 2
     backoff: float = 0.2
+
+    def __post_init__(self) -> None:
+        self.shown = self.shown or self.url
 
 
 @dataclass
@@ -120,7 +124,8 @@ class _Client:
                 response = self.session().post(s.url, json=body, timeout=s.timeout)
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                     requests.exceptions.InvalidSchema) as e:
-                raise UsageError(f"--endpoint {s.url}: not a usable URL: {e}") from None
+                detail = str(e).replace(s.url, s.shown)
+                raise UsageError(f"--endpoint {s.shown}: not a usable URL: {detail}") from None
             except requests.exceptions.Timeout:
                 problem = f"timed out after {s.timeout:g}s"
                 continue
@@ -169,10 +174,21 @@ def _requests(settings: Settings) -> Iterator[tuple[int, Any, Any]]:
         yield line, body, row["reference"]
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:  # one of them does not exist (yet)
+        return a.resolve() == b.resolve()
+
+
 def run(settings: Settings, results: Path) -> Run:
+    if _same_file(results, settings.eval_set):  # opening it for writing would empty the eval set
+        raise UsageError(f"--results must not be the eval set ({settings.eval_set}): writing "
+                         "the answers there would erase it",
+                         hint="pass another file, e.g. --results results.jsonl")
     client = _Client(settings)
     rows = errors = 0
-    progress = console.Progress(f"sending the eval set to {settings.url}")
+    progress = console.Progress(f"sending the eval set to {settings.shown}")
     try:
         results.parent.mkdir(parents=True, exist_ok=True)
         out = results.open("w", encoding="utf-8")
@@ -188,7 +204,7 @@ def run(settings: Settings, results: Path) -> Run:
                 prediction, latency, error, status = future.result()
             except _Unreachable as e:
                 if rows == 0:
-                    raise InfraError(f"model server at {settings.url} unreachable after "
+                    raise InfraError(f"model server at {settings.shown} unreachable after "
                                      f"{settings.retries + 1} attempts: {e}",
                                      hint="start the server, or check --endpoint and "
                                           "gate.online.timeout") from None

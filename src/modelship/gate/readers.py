@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ METRICS_JSON_MAX_BYTES = 64 << 20
 REQUIRED = ("prediction", "reference")
 LATENCY = "latency_ms"
 ERROR = "error"
+# the csv module refuses fields over 128 KiB by default; a long generated answer is a valid field
+CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 
 
 @dataclass
@@ -90,6 +93,21 @@ def latency(value: Any, path: Path, line: int) -> float:
         raise UsageError(f"{where}: field '{LATENCY}' is negative ({value}); "
                          "expected milliseconds >= 0")
     return number
+
+
+def _csv_rows(fh: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line, record) from a CSV file; a malformed file is bad input naming the line, never an
+    internal error."""
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    reader = csv.reader(fh)
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise UsageError(f"{_where(path, reader.line_num)}: not valid CSV: {e}") from None
+        yield reader.line_num, record
 
 
 def _is_error_row(row: dict[str, Any]) -> bool:
@@ -250,27 +268,28 @@ class Rows:
     # -- CSV -------------------------------------------------------------------------------
     def _csv(self) -> Iterator[Batch]:
         with self.path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
+            records = _csv_rows(fh, self.path)
             header: list[str] | None = None
-            for record in reader:
+            header_line = 0
+            for line, record in records:
                 if any(cell.strip() for cell in record):
-                    header = [cell.strip() for cell in record]
+                    header, header_line = [cell.strip() for cell in record], line
                     break
             if header is None:
                 return
             for name in REQUIRED:
                 if name not in header:
                     hint = suggest(name, header)
-                    raise UsageError(f"{_where(self.path, reader.line_num)}: missing column "
+                    raise UsageError(f"{_where(self.path, header_line)}: missing column "
                                      f"'{name}' in the header ({', '.join(header)})"
                                      + (f"; {hint}" if hint else ""))
             width = len(header)
             pending: list[tuple[int, dict[str, Any]]] = []
-            for record in reader:
+            for line, record in records:
                 if not record or not any(record):
                     continue
                 row = {header[i]: record[i] for i in range(min(width, len(record)))}
-                pending.append((reader.line_num, row))
+                pending.append((line, row))
                 if len(pending) >= CSV_BATCH_ROWS:
                     yield self._slow(pending)
                     pending = []
@@ -362,8 +381,17 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         rows = Rows(path, fmt)
         with path.open(encoding="utf-8-sig", newline="" if fmt == "csv" else None) as fh:
             if fmt == "csv":
+                csv.field_size_limit(CSV_FIELD_LIMIT)
                 reader = csv.DictReader(fh)
-                for record in reader:
+                while True:
+                    try:
+                        record = next(reader)
+                    except StopIteration:
+                        break
+                    except csv.Error as e:
+                        line = reader.reader.line_num  # DictReader's own lags on errors
+                        raise UsageError(f"{_where(path, line)}: not valid CSV: "
+                                         f"{e}") from None
                     yield reader.line_num, {k: v for k, v in record.items() if k is not None}
             else:
                 for number, text in enumerate(fh, start=1):

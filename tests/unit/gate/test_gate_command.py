@@ -7,18 +7,23 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from modelship.cli import main
+from modelship.cli import build_parser, main
+from modelship.config import Config
+from modelship.errors import UsageError
+from modelship.gate import command as gate_command
+from modelship.gate import readers
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "gate"
 
 
 @pytest.fixture(autouse=True)
 def _no_github(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+    for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "RUNNER_TEMP"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -118,8 +123,9 @@ gate:
     tolerance: {accuracy: 0.01, latency_p95_ms: "10%"}
 """)
     code = main(["gate", "--config", str(cfg), "--json"])
-    out = capsys.readouterr().out
-    report = json.loads(next(line for line in out.splitlines() if line.startswith('{"passed"')))
+    captured = capsys.readouterr()
+    [line] = captured.out.splitlines()  # --json: stdout is the one object, in Actions too
+    report = json.loads(line)
     assert code == 1
     assert report["passed"] is False
     by_kind = {(c["kind"], c["name"]): c for c in report["checks"]}
@@ -131,7 +137,7 @@ gate:
     assert failed["delta"] == pytest.approx(-0.1)
     assert failed["within_noise"] is False
     assert by_kind[("baseline", "latency_p95_ms")]["passed"] is True
-    annotations = [line for line in out.splitlines() if line.startswith("::error")]
+    annotations = [line for line in captured.err.splitlines() if line.startswith("::error")]
     assert len(annotations) == 1
     assert "accuracy = 0.85, expected >= 0.94" in annotations[0]
     assert _outputs(github["output"])["passed"] == "false"
@@ -139,6 +145,99 @@ gate:
     assert "❌ failed" in summary
     assert "| FAIL |" in summary
     assert "candidate vs baseline" in summary
+
+
+def test_an_empty_tolerance_mapping_still_compares_with_the_baseline(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _jsonl(tmp_path / "prod.jsonl", _rows(200, 190))
+    assert _gate(capsys, "--results", str(tmp_path / "prod.jsonl"),
+                 "--report-json", str(tmp_path / "baseline.json"))[0] == 0
+    _jsonl(tmp_path / "cand.jsonl", _rows(200, 170))
+    cfg = _config(tmp_path, """
+gate:
+  results: cand.jsonl
+  baseline:
+    report: baseline.json
+    tolerance: {}
+""")
+    code, report = _gate(capsys, "--config", str(cfg))
+    assert code == 1  # as without a tolerance key: every shared metric, no tolerance
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert set(by_name) >= {"accuracy", "f1_macro", "latency_p95_ms"}
+    assert all(c["kind"] == "baseline" for c in report["checks"])
+    assert by_name["accuracy"]["passed"] is False
+
+
+def test_report_output_is_a_path_in_actions_without_report_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], github: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    monkeypatch.setenv("RUNNER_TEMP", str(runner_temp))
+    code, report = _gate(capsys, "--results", str(DATA / "classification.csv"),
+                         "--threshold", "accuracy='>= 0.5'")
+    assert code == 0
+    outputs = _outputs(github["output"])
+    written = runner_temp / "modelship-gate-report.json"
+    assert outputs["report"] == str(written)
+    assert json.loads(written.read_text(encoding="utf-8")) == report
+
+
+def test_report_output_falls_back_to_the_temp_directory_in_actions(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], github: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    code, report = _gate(capsys, "--results", str(DATA / "classification.csv"))
+    assert code == 0
+    written = tmp_path / "modelship-gate-report.json"
+    assert _outputs(github["output"])["report"] == str(written)
+    assert json.loads(written.read_text(encoding="utf-8")) == report
+
+
+def test_no_report_file_in_a_terminal_without_report_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    outcome = gate_command.run(
+        build_parser().parse_args(["gate", "--results", str(DATA / "classification.csv")]),
+        Config({}, file="modelship.yaml"))
+    assert outcome.exit_code == 0
+    assert "report" not in outcome.outputs
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_csv_field_over_128_kib_is_read(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    long = "word " * 60_000  # 300 KB: over the csv module's default field limit
+    path = tmp_path / "long.csv"
+    path.write_text(f'prediction,reference\n"{long}","{long}"\nb,a\n', encoding="utf-8")
+    code, report = _gate(capsys, "--results", str(path), "--bootstrap", "0")
+    assert code == 0, report
+    assert report["n"] == 2
+    assert report["metrics"]["accuracy"] == 0.5
+
+
+def test_a_csv_the_csv_module_rejects_is_bad_input_naming_the_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readers, "CSV_FIELD_LIMIT", 16)
+    path = tmp_path / "r.csv"
+    path.write_text("prediction,reference\na,a\n" + "x" * 40 + ",a\n", encoding="utf-8")
+    assert main(["gate", "--results", str(path), "--json"]) == 2
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["error"].startswith(f"{path}:3: line 3: not valid CSV: field larger than")
+
+
+def test_eval_set_csv_fields_over_128_kib_and_csv_errors(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "eval.csv"
+    path.write_text("text,reference\n" + "x" * 200_000 + ",a\nshort,b\n", encoding="utf-8")
+    assert [(line, len(row["text"])) for line, row in readers.iter_records(path)] == [
+        (2, 200_000), (3, 5)]
+    monkeypatch.setattr(readers, "CSV_FIELD_LIMIT", 16)
+    with pytest.raises(UsageError, match=r"eval\.csv:2: line 2: not valid CSV: field larger"):
+        list(readers.iter_records(path))
 
 
 def test_no_config_and_threshold_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -269,6 +368,12 @@ R = "gate:\n  results: r.jsonl\n"
                  id="missing-baseline"),
     pytest.param(R + "  baseline:\n    tolerance: {accuracy: 0.01}\n", [],
                  "no baseline report", id="tolerance-without-baseline"),
+    pytest.param(R, ["--threshold", "accuracy"], "expected METRIC='OP VALUE'",
+                 id="threshold-flag-without-op"),
+    *[pytest.param(R + f"  online: {{eval_set: r.jsonl, timeout: {value}}}\n",
+                   ["--endpoint", "http://127.0.0.1:9/"],
+                   "gate.online.timeout: expected a duration", id=f"timeout-{value}")
+      for value in ("0", "'0s'", "-1", "'-5s'")],
 ])
 def test_bad_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str], config: str,
                            args: list[str], message: str,
@@ -319,3 +424,21 @@ def test_subprocess_bad_input_prints_one_line_and_no_traceback(tmp_path: Path) -
     assert len(lines) == 1
     assert lines[0].startswith("error: ")
     assert "r.jsonl:2: line 2 is not valid JSON" in lines[0]
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    pytest.param("http://user:s3cretpw@host:8080/x?q=1", "http://user:***@host:8080/x?q=1",
+                 id="user-password"),
+    pytest.param("https://t0ken-value@host/x", "https://***@host/x", id="token-as-user"),
+    pytest.param("http://host:8080/predict", "http://host:8080/predict", id="no-userinfo"),
+    pytest.param("http://u:p%40ss:w@host/", "http://u:***@host/", id="encoded"),
+])
+def test_endpoint_shown_without_credentials(url: str, shown: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelship import console
+
+    monkeypatch.setattr(console, "_secrets", set())
+    assert gate_command.shown_endpoint(url) == shown
+    gate_command.mask_endpoint(url)
+    if "p%40ss" in url:  # masked as written and as sent
+        assert console.redact("p%40ss:w and p@ss:w") == "*** and ***"

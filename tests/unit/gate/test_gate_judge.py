@@ -75,6 +75,14 @@ def test_threshold_flags(flag: str, op: str, value: float) -> None:
     assert (t.op, t.value) == (op, value)
 
 
+@pytest.mark.parametrize("flag", ["accuracy", "accuracy=", "accuracy>=", "f1_macro= "])
+def test_a_threshold_flag_without_op_and_value_says_what_is_expected(flag: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        judge.thresholds_from_flags([flag])
+    assert "expected METRIC='OP VALUE'" in str(caught.value)
+    assert "unknown metric" not in str(caught.value)
+
+
 def _baseline(tmp_path: Path, metrics: dict[str, float], tolerance: dict | None) -> judge.Baseline:
     cfg = _cfg({"gate": {"baseline": {"tolerance": tolerance}}} if tolerance else {})
     path = tmp_path / "baseline.json"
@@ -108,6 +116,18 @@ def test_without_tolerances_every_shared_metric_must_not_regress(tmp_path: Path)
     baseline = _baseline(tmp_path, {"accuracy": 0.9, "f1_macro": 0.8, "bleu": 20.0}, None)
     checks = judge.judge({"accuracy": 0.91, "f1_macro": 0.79}, {}, baseline, {})
     assert [(c["name"], c["passed"]) for c in checks] == [("accuracy", True), ("f1_macro", False)]
+
+
+def test_an_empty_tolerance_mapping_is_no_tolerance_not_no_comparison(tmp_path: Path) -> None:
+    assert judge.tolerances_from_config(
+        _cfg({"gate": {"baseline": {"tolerance": {}}}})) is None
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"metrics": {"accuracy": 0.9, "f1_macro": 0.8}}), encoding="utf-8")
+    for tolerances in (None, []):
+        baseline = judge.load_baseline(path, tolerances)
+        checks = judge.judge({"accuracy": 0.91, "f1_macro": 0.79}, {}, baseline, {})
+        assert [(c["name"], c["passed"]) for c in checks] == [("accuracy", True),
+                                                              ("f1_macro", False)]
 
 
 def test_a_candidate_equal_to_the_baseline_passes(tmp_path: Path) -> None:
