@@ -43,6 +43,20 @@ app.kubernetes.io/part-of: modelship
 {{- end }}
 
 {{/*
+modelship-serving.testLabels: labels of the `helm test` pod. Not modelship-serving.labels: the
+pod must carry neither selector label (name and instance), or the main and metrics Services
+would send traffic to it; its name is <chart name>-test and its component `test`.
+*/}}
+{{- define "modelship-serving.testLabels" -}}
+helm.sh/chart: {{ include "modelship-serving.chart" . }}
+app.kubernetes.io/name: {{ printf "%s-test" (include "modelship-serving.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: test
+app.kubernetes.io/part-of: modelship
+{{- end }}
+
+{{/*
 modelship-serving.trackSelectorLabels: selector labels of one track's pods (dict: root,
 track). The track of a Deployment never changes, so its selector is immutable too.
 */}}
@@ -168,9 +182,42 @@ modelship-serving.serviceAccountName: the ServiceAccount of the model pods.
 {{- end }}
 
 {{/*
+modelship-serving.autoscaledReplicas: (dict: root, name) the replicas rendered for a Deployment
+its HPA scales. The field is always rendered: a manifest without it makes the upgrade drop it and
+Kubernetes default it to 1 (the HPA then scales up from 1 pod). The live objects decide:
+- the Deployment and its HPA both exist: the live count, as the HPA left it. Server-side apply
+  then sees the value the HPA owns and reports no conflict; a changed minReplicas or
+  maxReplicas is applied by the HPA itself.
+- otherwise (HPA just enabled, or back after a canary in `replicas` mode, where the chart set
+  the count): max(minReplicas, live count), so pods are never taken away (above maxReplicas
+  the HPA scales down itself).
+- no live Deployment (a new release, or `helm template`, where lookup finds nothing):
+  minReplicas.
+*/}}
+{{- define "modelship-serving.autoscaledReplicas" -}}
+{{- $min := int .root.Values.autoscaling.minReplicas }}
+{{- $ns := .root.Release.Namespace }}
+{{- $live := lookup "apps/v1" "Deployment" $ns .name }}
+{{- $current := -1 }}
+{{- if and $live $live.spec }}
+{{- if not (kindIs "invalid" $live.spec.replicas) }}
+{{- $current = int $live.spec.replicas }}
+{{- end }}
+{{- end }}
+{{- if lt $current 0 }}
+{{- $min }}
+{{- else if and (gt $current 0) (lookup "autoscaling/v2" "HorizontalPodAutoscaler" $ns .name) }}
+{{- $current }}
+{{- else }}
+{{- max $min $current }}
+{{- end }}
+{{- end }}
+
+{{/*
 modelship-serving.deployments: the serving Deployments the values ask for, as a YAML list of
 {name, track, colour, image, version, replicas, hpa}; every workload template (Deployment,
-HPA, PDB) ranges over it, so they always agree.
+HPA, PDB) ranges over it, so they always agree. With an HPA, replicas comes from
+modelship-serving.autoscaledReplicas.
 */}}
 {{- define "modelship-serving.deployments" -}}
 {{- $fullname := include "modelship-serving.fullname" . }}
@@ -196,6 +243,11 @@ HPA, PDB) ranges over it, so they always agree.
 {{- $out = append $out (dict "name" (printf "%s-canary" $fullname) "track" "canary" "colour" "" "image" .Values.canary.image "version" (.Values.canary.version | default "") "replicas" (atoi (index $split 1)) "hpa" (and $hpa (gt (atoi (index $split 1)) 0))) }}
 {{- end }}
 {{- end }}
+{{- range $d := $out }}
+{{- if $d.hpa }}
+{{- $_ := set $d "replicas" (atoi (include "modelship-serving.autoscaledReplicas" (dict "root" $ "name" $d.name))) }}
+{{- end }}
+{{- end }}
 {{- toYaml $out }}
 {{- end }}
 
@@ -218,6 +270,10 @@ schema already refuses most bad values before any template runs.
 {{- if not (index .Values.blueGreen $active).image }}
 {{- fail (printf "blueGreen.active is %q but blueGreen.%s.image is empty: the active colour needs an image" $active $active) }}
 {{- end }}
+{{- end }}
+{{- $product := .Values.gpu.product | default "" | toString }}
+{{- if or (gt (len $product) 63) (not (regexMatch "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$" $product)) }}
+{{- fail (printf "gpu.product %q is not a valid node label value (at most 63 letters, digits, '-', '_' or '.', no spaces): use the exact value of the %s node label, e.g. NVIDIA-A100-SXM4-80GB" $product .Values.gpu.productLabel) }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail (printf "autoscaling.minReplicas (%d) is above autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}

@@ -329,6 +329,87 @@ def test_monitoring_objects_with_crds(tools: Tools, kube: Any, crds: list[str],
              "metrics endpoints")
 
 
+# small requests: these tests run up to 8 pods next to other tests on 3 KWOK nodes of 4 CPUs
+SMALL = {"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}
+
+
+def scale_as_hpa(kube: Any, namespace: str, name: str, replicas: int) -> None:
+    """Scale a Deployment through /scale under the HPA controller's field manager, leaving the
+    managedFields entry (kube-controller-manager, subresource scale) that makes server-side
+    apply report conflicts on spec.replicas in a real cluster; the test bed's controller
+    manager scales without recording it."""
+    client.AppsV1Api(kube).patch_namespaced_deployment_scale(
+        name, namespace, {"spec": {"replicas": replicas}},
+        field_manager="kube-controller-manager")
+
+
+def live_replicas(kube: Any, namespace: str, name: str) -> int:
+    return client.AppsV1Api(kube).read_namespaced_deployment(name, namespace).spec.replicas
+
+
+def hpa_names(kube: Any, namespace: str) -> set[str]:
+    return {h.metadata.name for h in client.AutoscalingV2Api(
+        kube).list_namespaced_horizontal_pod_autoscaler(namespace).items}
+
+
+def test_enabling_the_hpa_keeps_the_running_replicas(tools: Tools, kube: Any,
+                                                     namespace: str) -> None:
+    """A running release with 5 pods gets an HPA (minReplicas 2): the Deployment keeps its 5
+    (a manifest without spec.replicas drops the field and Kubernetes defaults it to 1). Later
+    upgrades render what the HPA left, so server-side apply (helm 4's default) does not
+    conflict with the HPA's ownership of spec.replicas, even when minReplicas goes up."""
+    stable = f"{RELEASE}-stable"
+    install(tools, RELEASE, namespace, "rolling", {**SMALL, "stable": {"replicas": 5}})
+    assert live_replicas(kube, namespace, stable) == 5
+
+    install(tools, RELEASE, namespace, None, {"autoscaling": {"enabled": True}},
+            "--reuse-values", command="upgrade")
+    assert hpa_names(kube, namespace) == {stable}
+    assert live_replicas(kube, namespace, stable) >= 5
+    assert len(pods(kube, namespace)) >= 5
+
+    scale_as_hpa(kube, namespace, stable, 7)
+    install(tools, RELEASE, namespace, None,
+            {"stable": {"image": IMAGE_NEXT}, "autoscaling": {"minReplicas": 8}},
+            "--reuse-values", command="upgrade")
+    assert live_replicas(kube, namespace, stable) >= 7
+    # the HPA applies its new lower bound itself
+    wait_for(lambda: live_replicas(kube, namespace, stable) == 8, "the HPA scaling to 8",
+             timeout=90)
+
+
+def test_promoting_a_replicas_mode_canary_keeps_min_replicas(tools: Tools, kube: Any,
+                                                            namespace: str) -> None:
+    """canary strategy with an HPA (minReplicas 4) scaled to 8 -> canary at weight 50 in
+    replicas mode (the HPA is removed, the split is 3 + 3) -> promotion (canary.enabled
+    false): stable is back under its HPA with at least minReplicas pods, not 1."""
+    stable, canary = f"{RELEASE}-stable", f"{RELEASE}-canary"
+    install(tools, RELEASE, namespace, "rolling", {
+        **SMALL, "strategy": "canary", "stable": {"replicas": 6},
+        "autoscaling": {"enabled": True, "minReplicas": 4}})
+    assert hpa_names(kube, namespace) == {stable}
+    assert live_replicas(kube, namespace, stable) >= 4
+    scale_as_hpa(kube, namespace, stable, 8)
+
+    # the split takes spec.replicas over from the HPA: with server-side apply that needs
+    # --force-conflicts wherever the HPA has scaled (see the README, "Autoscaling")
+    install(tools, RELEASE, namespace, None,
+            {"canary": {"enabled": True, "image": IMAGE_NEXT, "weight": 50}},
+            "--reuse-values", "--force-conflicts", command="upgrade")
+    assert hpa_names(kube, namespace) == set()
+    assert (live_replicas(kube, namespace, stable), live_replicas(kube, namespace, canary)) == (
+        3, 3)
+
+    install(tools, RELEASE, namespace, None,
+            {"stable": {"image": IMAGE_NEXT}, "canary": {"enabled": False, "weight": 0}},
+            "--reuse-values", command="upgrade")
+    assert hpa_names(kube, namespace) == {stable}
+    assert canary not in deployments(kube, namespace)
+    assert live_replicas(kube, namespace, stable) >= 4
+    wait_for(lambda: len(pods(kube, namespace, "modelship.io/track=stable")) >= 4,
+             "4 stable pods")
+
+
 # -- helm test --------------------------------------------------------------------------------
 
 

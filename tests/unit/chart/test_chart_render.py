@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 from tests.unit.chart.chart_render import CHART, SCENARIOS, Rendered, run_helm
 
 Render = Callable[..., Rendered]
@@ -329,12 +330,24 @@ def test_config_checksum_changes_with_config(render: Render) -> None:
     assert env_from == [{"configMapRef": {"name": "sentiment-config"}}]
 
 
-def test_autoscaling_omits_replicas(render: Render) -> None:
+def test_autoscaling_renders_replicas(render: Render) -> None:
+    """With an HPA the Deployment still renders spec.replicas (without it an upgrade drops the
+    field and Kubernetes sets 1); `helm template` has no live Deployment to look up, so it is
+    autoscaling.minReplicas (the live cases are in tests/integration/chart)."""
     docs = render(scenario="autoscaling")
     hpa = docs.get("HorizontalPodAutoscaler", "sentiment-stable")
     assert hpa["spec"]["scaleTargetRef"]["name"] == "sentiment-stable"
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
-    assert "replicas" not in docs.get("Deployment", "sentiment-stable")["spec"]
+    assert replicas(docs, "sentiment-stable") == 2
+    docs = render({"stable": {"replicas": 5}, "autoscaling": {"enabled": True, "minReplicas": 3}})
+    assert replicas(docs, "sentiment-stable") == 3
+    # a promoted canary (canary.enabled false again) is back under its HPA
+    docs = render({**CANARY_WEIGHTED, "canary": {"enabled": False},
+                   "autoscaling": {"enabled": True, "minReplicas": 4}})
+    assert docs.names("HorizontalPodAutoscaler") == {"HorizontalPodAutoscaler/sentiment-stable"}
+    assert replicas(docs, "sentiment-stable") == 4
+    docs = render({**BLUE_GREEN, "autoscaling": {"enabled": True, "minReplicas": 3}})
+    assert replicas(docs, "sentiment-blue") == replicas(docs, "sentiment-green") == 3
 
 
 # -- GPU --------------------------------------------------------------------------------------
@@ -347,6 +360,17 @@ def test_gpu_profile(render: Render) -> None:
     assert spec["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
         "tolerations"]
+
+
+def test_gpu_docs_promise_only_what_is_rendered(render: Render) -> None:
+    """The GPU profile is the limit, the toleration and the product node selector: no node
+    affinity, and the values docs (values.yaml, the README table) say so."""
+    spec = pod_spec(render(scenario="gpu"), "sentiment-stable")
+    assert "affinity" not in spec
+    values = (CHART / "values.yaml").read_text()
+    readme = (CHART / "README.md").read_text()
+    for text in (values, readme):
+        assert "node affinity" not in text.lower()
 
 
 @pytest.mark.parametrize("scenario", ["rolling", "canary-replicas", "blue-green"])
@@ -433,6 +457,41 @@ def test_helm_test_hook_calls_health(render: Render) -> None:
     assert container["command"][0] == "wget"
     assert container["command"][-1] == "http://sentiment.models.svc:80/healthz"
     assert pod["spec"]["restartPolicy"] == "Never"
+
+
+class StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate mapping keys (safe_load keeps the last one)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        duplicates = {k for k in keys if keys.count(k) > 1}
+        if duplicates:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate keys {sorted(duplicates)}", node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+@pytest.mark.parametrize("scenario", [None, *SCENARIOS])
+def test_helm_test_hook_has_no_duplicate_keys(helm_bin: str, scenario: str | None) -> None:
+    result = run_helm(helm_bin, "template", "sentiment", str(CHART), "--namespace", "models",
+                      "--show-only", "templates/tests/test-health.yaml",
+                      files=(scenario,) if scenario else ())
+    assert result.returncode == 0, result.stderr
+    (pod,) = [d for d in yaml.load_all(result.stdout, Loader=StrictLoader) if d]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == "test"
+
+
+@pytest.mark.parametrize("scenario", [None, *SCENARIOS])
+def test_no_service_selects_the_helm_test_pod(render: Render, scenario: str | None) -> None:
+    docs = render(scenario=scenario, values={"monitoring": {"enabled": True}},
+                  api_versions=MONITORING_APIS)
+    labels = docs.get("Pod", "sentiment-test-health")["metadata"]["labels"]
+    services = docs.kinds("Service")
+    assert {"Service/sentiment", "Service/sentiment-metrics"} <= docs.names("Service")
+    for service in services:
+        selector = service["spec"]["selector"]
+        assert not selector.items() <= labels.items(), service["metadata"]["name"]
+    assert not SELECTOR.items() & labels.items()
 
 
 def test_notes_name_the_services(helm_bin: str) -> None:

@@ -94,10 +94,6 @@ REFUSED = [
                   "blueGreen": {"blue": {"image": IMAGE}}},
                  ["/canary/enabled", "value must be false", "/strategy",
                   "value must be 'canary'"], id="canary-and-blue-green"),
-    pytest.param({"strategy": "canary", "canary": {"enabled": True, "image": IMAGE},
-                  "blueGreen": {"green": {"image": IMAGE}}},
-                 ["/blueGreen/green/image", "value must be ''"],
-                 id="canary-with-blue-green-images"),
     pytest.param({"canary": {"enabled": True, "image": IMAGE}},
                  ["/strategy", "value must be 'canary'"], id="canary-with-rolling"),
     pytest.param({"strategy": "canary", "canary": {"enabled": True}},
@@ -121,6 +117,14 @@ REFUSED = [
                  id="typo"),
     pytest.param({"gpu": {"count": "one"}}, ["/gpu/count", "integer"], id="gpu-count-string"),
     pytest.param({"traffic": {"header": "bad header"}}, ["/traffic/header"], id="bad-header"),
+    pytest.param({"gpu": {"count": 1, "product": "NVIDIA A100 80GB"}},
+                 ["/gpu/product", "'NVIDIA A100 80GB' does not match pattern"],
+                 id="gpu-product-with-spaces"),
+    pytest.param({"gpu": {"count": 1, "product": "A" * 64}},
+                 ["/gpu/product", "maxLength: got 64, want 63"], id="gpu-product-too-long"),
+    pytest.param({"gpu": {"count": 1, "productLabel": "gpu product"}},
+                 ["/gpu/productLabel", "'gpu product' does not match pattern"],
+                 id="gpu-product-label-not-a-key"),
 ]
 
 
@@ -142,6 +146,38 @@ def test_template_checks_back_the_schema(helm_bin: str) -> None:
         capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0
     assert "a canary track exists only with strategy canary" in result.stderr
+
+
+@pytest.mark.parametrize("product", ["", "NVIDIA-H100-80GB-HBM3", "Tesla-T4", "A100_80GB.v2"])
+def test_gpu_product_label_values_accepted(render: Callable[..., Any], product: str) -> None:
+    render({"gpu": {"count": 1, "product": product}})
+
+
+def test_template_refuses_gpu_product_that_is_no_label_value(helm_bin: str) -> None:
+    """Without the schema the templates refuse it too, saying what a label value may hold."""
+    result = subprocess.run(
+        [helm_bin, "template", "x", str(CHART), "--skip-schema-validation",
+         "--set", "gpu.count=1", "--set", "gpu.product=NVIDIA A100 80GB"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert 'gpu.product "NVIDIA A100 80GB" is not a valid node label value' in result.stderr
+
+
+@pytest.mark.parametrize("values", [
+    {"strategy": "canary", "canary": {"enabled": True, "image": IMAGE},
+     "blueGreen": {"blue": {"image": IMAGE}}},
+    {"strategy": "canary", "canary": {"enabled": True, "image": IMAGE},
+     "blueGreen": {"green": {"image": IMAGE}}},
+    {"strategy": "rolling", "blueGreen": {"blue": {"image": IMAGE}, "green": {"image": IMAGE}}},
+], ids=["canary-after-blue", "canary-after-green", "rolling-after-blue-green"])
+def test_leftover_blue_green_images_do_not_block_a_strategy_change(
+        render: Callable[..., Any], values: dict[str, Any]) -> None:
+    """Leaving blue-green (e.g. `--reuse-values --set strategy=canary ...`) keeps the colours'
+    images in the values; outside blue-green the templates ignore them, so does the schema."""
+    docs = render(values)
+    names = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
+    assert names == ({"sentiment-stable", "sentiment-canary"} if values["strategy"] == "canary"
+                     else {"sentiment-stable"})
 
 
 def test_autoscaling_bounds_are_checked(refuse: Callable[..., str]) -> None:
