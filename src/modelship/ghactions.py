@@ -158,6 +158,11 @@ def repository_url() -> str | None:
     return f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{name}"
 
 
+def step_id() -> str | None:
+    """The running step's id (GITHUB_ACTION: unique within the job), or None outside Actions."""
+    return os.environ.get("GITHUB_ACTION") or None
+
+
 def temp_dir() -> str | None:
     """The runner's per-job temp directory (RUNNER_TEMP), or None outside Actions."""
     return os.environ.get("RUNNER_TEMP") or None

@@ -11,7 +11,8 @@ and baseline tolerances (bleu, rouge... -> generation), or from the names in a p
 metrics file; otherwise classification.
 
 The report JSON goes to `--report-json OUT` when given. Without it, inside GitHub Actions it is
-written to $RUNNER_TEMP (else the temp directory) as `modelship-gate-report.json`, so the step
+written to $RUNNER_TEMP (else the temp directory) as `modelship-gate-report-<step id>.json`
+(two gate steps in one job keep their own), so the step
 output `report` is always a path to a file; in a terminal nothing is written and there is no
 `report` output (the report is what `--json` prints).
 
@@ -43,7 +44,7 @@ from modelship.outcome import Outcome
 
 HELP = "judge a model's eval results against thresholds and the production baseline"
 DEFAULT_RESAMPLES = 1000
-REPORT_NAME = "modelship-gate-report.json"  # in $RUNNER_TEMP when --report-json is not given
+REPORT_NAME = "modelship-gate-report{suffix}.json"  # in $RUNNER_TEMP without --report-json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -222,7 +223,9 @@ def _report_path(args: argparse.Namespace) -> Path | None:
     if args.report_json:
         return Path(args.report_json)
     if ghactions.in_actions():
-        return Path(ghactions.temp_dir() or tempfile.gettempdir()) / REPORT_NAME
+        step = ghactions.step_id()
+        name = REPORT_NAME.format(suffix=f"-{step}" if step else "")
+        return Path(ghactions.temp_dir() or tempfile.gettempdir()) / name
     return None
 
 

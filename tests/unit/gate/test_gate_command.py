@@ -174,11 +174,12 @@ def test_report_output_is_a_path_in_actions_without_report_json(
     runner_temp = tmp_path / "runner-temp"
     runner_temp.mkdir()
     monkeypatch.setenv("RUNNER_TEMP", str(runner_temp))
+    monkeypatch.setenv("GITHUB_ACTION", "gate-candidate")
     code, report = _gate(capsys, "--results", str(DATA / "classification.csv"),
                          "--threshold", "accuracy='>= 0.5'")
     assert code == 0
     outputs = _outputs(github["output"])
-    written = runner_temp / "modelship-gate-report.json"
+    written = runner_temp / "modelship-gate-report-gate-candidate.json"
     assert outputs["report"] == str(written)
     assert json.loads(written.read_text(encoding="utf-8")) == report
 
@@ -187,6 +188,7 @@ def test_report_output_falls_back_to_the_temp_directory_in_actions(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], github: dict[str, Path],
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("GITHUB_ACTION", raising=False)
     code, report = _gate(capsys, "--results", str(DATA / "classification.csv"))
     assert code == 0
     written = tmp_path / "modelship-gate-report.json"
