@@ -381,18 +381,16 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         rows = Rows(path, fmt)
         with path.open(encoding="utf-8-sig", newline="" if fmt == "csv" else None) as fh:
             if fmt == "csv":
-                csv.field_size_limit(CSV_FIELD_LIMIT)
-                reader = csv.DictReader(fh)
-                while True:
-                    try:
-                        record = next(reader)
-                    except StopIteration:
-                        break
-                    except csv.Error as e:
-                        line = reader.reader.line_num  # DictReader's own lags on errors
-                        raise UsageError(f"{_where(path, line)}: not valid CSV: "
-                                         f"{e}") from None
-                    yield reader.line_num, {k: v for k, v in record.items() if k is not None}
+                header: list[str] | None = None
+                for line, record in _csv_rows(fh, path):
+                    if not record:  # blank line
+                        continue
+                    if header is None:
+                        header = record
+                        continue
+                    # like csv.DictReader: missing cells are None, surplus cells are dropped
+                    padded = record + [None] * (len(header) - len(record))
+                    yield line, dict(zip(header, padded, strict=False))
             else:
                 for number, text in enumerate(fh, start=1):
                     if text.strip():
