@@ -21,7 +21,8 @@ from modelship import __version__, config, console, ghactions
 from modelship.errors import EXIT_INFRA, EXIT_USAGE, ModelshipError, UsageError
 from modelship.outcome import Outcome
 
-# command name -> module implementing it; imported only when that command runs (fast start).
+# command name -> module implementing it. Each is imported to declare its arguments, so the
+# modules keep heavy libraries (numpy, sacrebleu, kubernetes) out of their import time.
 COMMANDS: dict[str, str] = {
     "doctor": "modelship.doctor",
     "build": "modelship.image.command",
