@@ -1,0 +1,179 @@
+"""Rendered workflow templates under act against the real Docker engine and registry:
+
+- an attacker-controlled pull request title, branch name, tag name or dispatch input never
+  reaches a shell (each payload would create a marker file in the bind-mounted workspace);
+- the CI workflow gates, builds and smoke-tests a pull request with no secrets, and on a branch
+  push pushes the image to the test registry without the password ever appearing in act's log;
+- the kubeconfig handed to the action (rollback by dispatch) never appears in the log either.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from modelship import cli
+from modelship.workflows import pins
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "sentiment"
+CHECKOUT_STAND_IN = Path(__file__).parent / "standins" / "checkout"
+# the modelship action lives in a subdirectory of the test project, so that its Dockerfile is not
+# taken for the model's; act names a local Dockerfile action's image after its path
+ACTION_DIR = ".github/actions/modelship"
+ACTION_IMAGE = "act-github-actions-modelship-dockeraction:latest"
+CA = Path("/etc/ssl/certs/ca-certificates.crt")
+MARKER = "pwned"
+
+
+@pytest.fixture(scope="module")
+def local_action(action_image: str) -> str:
+    """The action image built from this checkout, under the name act looks for."""
+    subprocess.run(["docker", "tag", action_image, ACTION_IMAGE], check=True)
+    return ACTION_IMAGE
+
+
+@pytest.fixture
+def project(tmp_path: Path, registry, local_action: str):
+    """A git repository holding the example model, the action, and `modelship init`'s output."""
+
+    def make(*init_args: str) -> Path:
+        root = tmp_path / "project"
+        shutil.copytree(EXAMPLE, root)
+        action = root / ACTION_DIR
+        action.mkdir(parents=True)
+        shutil.copy(REPO / "action.yml", action / "action.yml")
+        shutil.copy(REPO / "Dockerfile", action / "Dockerfile")
+        if CA.is_file():  # the build's pip needs the machine's CA bundle (ENVIRONMENT.md)
+            shutil.copy(CA, root / "ca.crt")
+        assert cli.main(["init", "--yes", "--dir", str(root), "--action", f"./{ACTION_DIR}",
+                         "--registry", registry.host, "--image", "e2e/sentiment",
+                         *init_args]) == 0
+        git = ["git", "-C", str(root), "-c", "user.name=e2e", "-c", "user.email=e2e@example.com"]
+        subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "feat: the model"], check=True)
+        return root
+
+    return make
+
+
+def act_args(root: Path) -> list[str]:
+    args = ["--local-repository",
+            f"{pins.CHECKOUT.repository}@{pins.CHECKOUT.sha}={CHECKOUT_STAND_IN}"]
+    if (root / "ca.crt").is_file():
+        args += ["--env", f"PIP_CERT={root / 'ca.crt'}"]
+    return args
+
+
+def markers(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob(f"{MARKER}*"))
+
+
+def payload_command(name: str) -> str:
+    """A shell payload that leaves `pwned-<name>` in the working directory if it ever runs."""
+    return f"$(touch${{IFS}}{MARKER}-{name})"
+
+
+def test_pull_request_title_and_branch_never_reach_a_shell(act, project):
+    root = project()
+    title = f'fix"; touch {MARKER}-title; echo "{payload_command("title2")}`touch {MARKER}-bt`'
+    event = {
+        "action": "opened",
+        "number": 7,
+        "pull_request": {
+            "number": 7, "title": title, "body": payload_command("body"),
+            "head": {"ref": f"feature/{payload_command('head')}", "sha": "0" * 40,
+                     "repo": {"full_name": "attacker/fork", "fork": True}},
+            "base": {"ref": "main", "sha": "1" * 40,
+                     "repo": {"full_name": "acme/model", "fork": False}},
+        },
+        "repository": {"full_name": "acme/model", "default_branch": "main"},
+    }
+    run = act(root / ".github/workflows/modelship-ci.yml", "pull_request", json.dumps(event),
+              cwd=root, extra=act_args(root), timeout=900)
+    print(f"act pull_request (CI): {run.seconds:.1f}s")
+    assert run.returncode == 0, run.log[-6000:]
+    assert "Summary - ### modelship gate" in run.log
+    assert "Success - Main Build and smoke-test [" in run.log
+    assert "smoke: passed" in run.log
+    assert markers(root) == []
+    # a pull request builds and smoke-tests, and pushes nothing
+    assert "Main Build, smoke-test and push the branch image" not in run.log
+    assert "(not pushed)" in run.log
+
+
+def test_branch_push_pushes_the_image_and_never_logs_the_password(act, project, registry):
+    root = project()
+    branch = f"feature/{payload_command('branch')}"
+    event = {"ref": f"refs/heads/{branch}", "before": "0" * 40, "after": "1" * 40,
+             "head_commit": {"message": payload_command("message"), "id": "1" * 40},
+             "repository": {"full_name": "acme/model", "default_branch": "main"}}
+    run = act(root / ".github/workflows/modelship-ci.yml", "push", json.dumps(event), cwd=root,
+              secrets={"REGISTRY_USERNAME": registry.user,
+                       "REGISTRY_PASSWORD": registry.password},
+              extra=act_args(root), timeout=900)
+    print(f"act push (CI with push): {run.seconds:.1f}s")
+    assert run.returncode == 0, run.log[-6000:]
+    assert registry.password not in run.log
+    assert markers(root) == []
+    tags = requests.get(f"http://{registry.host}/v2/e2e/sentiment/tags/list",
+                        auth=(registry.user, registry.password), timeout=10).json()["tags"]
+    assert any(tag.startswith("sha-") for tag in tags), tags
+
+
+def test_tag_name_is_validated_before_use(act, project):
+    root = project()
+    tag = f"v1.0.0{payload_command('tag')}"
+    run = act(root / ".github/workflows/modelship-release.yml", "push",
+              json.dumps({"ref": f"refs/tags/{tag}"}), cwd=root, extra=act_args(root),
+              timeout=600)
+    assert run.returncode != 0
+    assert "the tag is not v<semantic version>" in run.log
+    assert markers(root) == []
+
+
+def kubeconfig() -> tuple[str, list[str]]:
+    """A kubeconfig with a token and a client key, as a cluster admin would hand out."""
+    token, key = secrets.token_urlsafe(32), base64.b64encode(secrets.token_bytes(48)).decode()
+    text = f"""\
+apiVersion: v1
+kind: Config
+clusters:
+  - name: prod
+    cluster: {{server: "https://127.0.0.1:6443", insecure-skip-tls-verify: true}}
+users:
+  - name: deployer
+    user: {{token: "{token}", client-key-data: "{key}"}}
+contexts:
+  - name: prod
+    context: {{cluster: prod, user: deployer}}
+current-context: prod
+"""
+    return text, [token, key]
+
+
+def test_dispatch_input_and_kubeconfig_never_reach_a_shell_or_the_log(act, project):
+    root = project()
+    version = f'1.0.0"; touch {MARKER}-input; echo "{payload_command("input")}'
+    config, secrets_in_it = kubeconfig()
+    run = act(root / ".github/workflows/modelship-rollback.yml", "workflow_dispatch",
+              json.dumps({"inputs": {"version": version}}), cwd=root,
+              secrets={"KUBECONFIG": config},
+              extra=[*act_args(root), "--input", f"version={version}"], timeout=600)
+    # the action ran (`modelship rollback --to=<the whole input as one argument>`), masked the
+    # kubeconfig's credentials and reported a result, whatever the rollback itself said
+    assert "Run Main Roll back" in run.log
+    assert "::set-output:: result=" in run.log
+    assert markers(root) == []
+    for secret in secrets_in_it:
+        assert secret not in run.log
