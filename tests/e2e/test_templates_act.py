@@ -177,3 +177,13 @@ def test_dispatch_input_and_kubeconfig_never_reach_a_shell_or_the_log(act, proje
     assert markers(root) == []
     for secret in secrets_in_it:
         assert secret not in run.log
+
+
+def test_init_runs_inside_the_action_image(action_image: str, tmp_path: Path):
+    """The action image carries the templates: `command: init` works from the container."""
+    proc = subprocess.run(["docker", "run", "--rm", "-v", f"{tmp_path}:/w", "-w", "/w",
+                           "--entrypoint", "/opt/modelship/bin/python", action_image, "-m",
+                           "modelship", "init", "--yes", "--action", "acme/modelship@" + "d" * 40],
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / ".github" / "workflows" / "modelship-release.yml").is_file()

@@ -224,6 +224,14 @@ def _actionlint_config(labels: tuple[str, ...]) -> str:
             + yaml.safe_dump({"self-hosted-runner": {"labels": custom}}, sort_keys=False))
 
 
+def _shown(path: Path, root: Path) -> str:
+    """A written file as the user will `git add` it: relative to the repository."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def run(args: argparse.Namespace, config: Config) -> Outcome:
     root = Path(args.dir)
     if not root.is_dir():
@@ -261,7 +269,7 @@ def run(args: argparse.Namespace, config: Config) -> Outcome:
         console.info(f"wrote {path}")
     for name in kept:
         console.info(f"kept {name} (already there)")
-    steps = next_steps(options, written)
+    steps = next_steps(options, [_shown(Path(name), root) for name in written])
     result = {
         "written": written,
         "kept": kept,
