@@ -14,6 +14,7 @@ import json
 import secrets
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "sentiment"
+BAD_EXAMPLE = REPO / "examples" / "sentiment-bad"
 CHECKOUT_STAND_IN = Path(__file__).parent / "standins" / "checkout"
 # the modelship action lives in a subdirectory of the test project, so that its Dockerfile is not
 # taken for the model's; act names a local Dockerfile action's image after its path
@@ -46,9 +48,9 @@ def local_action(action_image: str) -> str:
 def project(tmp_path: Path, registry, local_action: str):
     """A git repository holding the example model, the action, and `modelship init`'s output."""
 
-    def make(*init_args: str) -> Path:
+    def make(*init_args: str, example: Path = EXAMPLE, image: str = "e2e/sentiment") -> Path:
         root = tmp_path / "project"
-        shutil.copytree(EXAMPLE, root)
+        shutil.copytree(example, root)
         action = root / ACTION_DIR
         action.mkdir(parents=True)
         shutil.copy(REPO / "action.yml", action / "action.yml")
@@ -56,7 +58,7 @@ def project(tmp_path: Path, registry, local_action: str):
         if CA.is_file():  # the build's pip needs the machine's CA bundle (ENVIRONMENT.md)
             shutil.copy(CA, root / "ca.crt")
         assert cli.main(["init", "--yes", "--dir", str(root), "--action", f"./{ACTION_DIR}",
-                         "--registry", registry.host, "--image", "e2e/sentiment",
+                         "--registry", registry.host, "--image", image,
                          *init_args]) == 0
         git = ["git", "-C", str(root), "-c", "user.name=e2e", "-c", "user.email=e2e@example.com"]
         subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
@@ -187,3 +189,25 @@ def test_init_runs_inside_the_action_image(action_image: str, tmp_path: Path):
                           capture_output=True, text=True, check=False, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / ".github" / "workflows" / "modelship-release.yml").is_file()
+
+
+def test_cd_rejected_model_is_gated_out_and_nothing_is_pushed(act, project, registry):
+    """The CD workflow on a push to main with a model the gate rejects: the gate job fails,
+    build and both deployments never start, and the registry holds no image."""
+    image = f"e2e/rejected-{uuid.uuid4().hex[:8]}"
+    root = project(example=BAD_EXAMPLE, image=image)
+    event = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
+    run = act(root / ".github/workflows/modelship-cd.yml", "push", json.dumps(event), cwd=root,
+              secrets={"REGISTRY_USERNAME": registry.user,
+                       "REGISTRY_PASSWORD": registry.password, "KUBECONFIG": kubeconfig()[0]},
+              extra=act_args(root), timeout=900)
+    assert run.returncode != 0
+    assert "Summary - ### modelship gate: ❌" in run.log
+    assert "Failure - Main Gate (thresholds and the production baseline)" in run.log
+    for job in ("Build, smoke-test and push the image", "Deploy to staging",
+                "Deploy to production (approval)"):
+        assert f"[modelship CD/{job}] ⭐ Run Set up job" not in run.log
+    answer = requests.get(f"http://{registry.host}/v2/{image}/tags/list",
+                          auth=(registry.user, registry.password), timeout=10)
+    assert answer.status_code == 404 or not answer.json().get("tags"), answer.text
+    assert registry.password not in run.log
