@@ -87,9 +87,9 @@ class ServeSpec:
                             f"30s, got '{cfg.raw('gate.online.timeout')}'")
         metrics = cfg.get_str("serve.metrics", "/metrics")
         return cls(
-            predict=_path_key(cfg, "serve.predict", "/predict"),
-            health=_path_key(cfg, "serve.health", "/healthz"),
-            metrics=_path_key(cfg, "serve.metrics", "/metrics") if metrics.strip() else None,
+            predict=config_path(cfg, "serve.predict", "/predict"),
+            health=config_path(cfg, "serve.health", "/healthz"),
+            metrics=config_path(cfg, "serve.metrics", "/metrics") if metrics.strip() else None,
             port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
             request=request,
             response_field=cfg.get_str("gate.online.response_field", "prediction"),
@@ -113,7 +113,9 @@ def serve_path(value: str) -> str:
     return path if path.startswith("/") else "/" + path
 
 
-def _path_key(cfg: Config, key: str, default: str) -> str:
+def config_path(cfg: Config, key: str, default: str) -> str:
+    """serve.health / serve.predict / serve.metrics from the config, checked (error names the
+    key)."""
     try:
         return serve_path(cfg.get_str(key, default))
     except ValueError as e:
@@ -434,6 +436,18 @@ class Client:
         return Answer(status=failure.status, failure=failure, attempts=failure.attempts)
 
 
+def get_status(url: str, timeout: float) -> tuple[int | None, str]:
+    """GET `url` once (health and metrics endpoints): (HTTP status, "HTTP 200"), or (None, why
+    there was no answer)."""
+    import requests
+
+    try:
+        with requests.get(url, timeout=timeout) as response:
+            return response.status_code, f"HTTP {response.status_code}"
+    except requests.RequestException as e:
+        return None, f"{type(e).__name__}: {first_line(e, 120)}"
+
+
 # -- many requests -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Result:
@@ -542,45 +556,55 @@ def stream(rows: Iterable[Row], url: str, spec: ServeSpec, *, client: Client | N
 
 @dataclass
 class Run:
-    """Every row's result, in row order, and the failures grouped by cause."""
+    """What a run came to: every row's result in row order (unless not kept), the failures
+    grouped by cause, and how long it took."""
 
     url: str  # where the requests went, as shown (no password)
-    results: list[Result]
+    rows: int
+    results: list[Result]  # empty with keep_results=False
     failures: Failures
     seconds: float
 
     @property
     def throughput_rps(self) -> float:
-        return len(self.results) / self.seconds if self.seconds > 0 else 0.0
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
 def run(rows: Iterable[Row], base_url: str, spec: ServeSpec, *,
-        on_result: Callable[[Result], None] | None = None, first_alone: bool = True) -> Run:
+        on_result: Callable[[Result], None] | None = None, first_alone: bool = True,
+        keep_results: bool = True) -> Run:
     """Send rows to a server's base URL (serve.predict is appended unless the URL has a path)
-    and collect the results. `on_result` sees each result as it arrives (progress, files)."""
+    and collect the results. `on_result` sees each result as it arrives (progress, a file);
+    `keep_results=False` keeps memory flat for a large eval set."""
     try:
         url = predict_url(base_url, spec.predict)
     except ValueError as e:
         raise UsageError(f"{shown_url(base_url)}: {e}") from None
+    shown = shown_url(url)
     results: list[Result] = []
     failures = Failures()
+    count = 0
     started = time.perf_counter()
-    progress = console.Progress(f"sending requests to {shown_url(url)}")
+    progress = console.Progress(f"sending requests to {shown}")
     for result in stream(rows, url, spec, first_alone=first_alone):
-        results.append(result)
+        count += 1
+        if keep_results:
+            results.append(result)
         if result.failure is not None:
             failures.add(result.row.line, result.failure)
         if on_result is not None:
             on_result(result)
-        progress.tick(f"{len(results):,} answered, {failures.total:,} failed")
+        progress.tick(f"{count:,} answered, {failures.total:,} failed")
     seconds = time.perf_counter() - started
-    progress.done(f"{len(results):,} requests, {failures.total:,} failed")
-    return Run(shown_url(url), results, failures, seconds)
+    rate = f", {count / seconds:.1f} requests/s" if seconds > 0 else ""
+    progress.done(f"{count:,} requests, {failures.total:,} failed{rate}")
+    return Run(shown, count, results, failures, seconds)
 
 
 __all__ = [
     "JSON", "Answer", "Client", "Failure", "FailureGroup", "FailureKind", "Failures", "Result",
-    "Row", "Run", "ServeSpec", "extract", "fill", "iter_rows", "load_rows", "mask_url",
+    "Row", "Run", "ServeSpec", "config_path", "extract", "fill", "get_status", "iter_rows",
+    "load_rows", "mask_url",
     "predict_url", "request_body", "run", "serve_path", "shown_url", "stream",
     "uses_predict_path",
 ]

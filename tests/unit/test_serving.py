@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelship import serving
+from modelship import console, records, serving
 from modelship.errors import UsageError
 
 ROW = {"text": "good {day}", "id": 7, "tags": ["a", "b"], "reference": "positive"}
@@ -143,3 +143,23 @@ def test_failures_group_by_cause_commonest_first() -> None:
 ])
 def test_url_shown_without_credentials(url: str, shown: str) -> None:
     assert serving.shown_url(url) == shown
+
+
+def test_url_password_masked_as_written_and_as_sent() -> None:
+    console.forget_secrets()
+    try:
+        serving.mask_url("http://u:p%40ss:w@host/")
+        assert console.redact("p%40ss:w and p@ss:w") == "*** and ***"
+    finally:
+        console.forget_secrets()
+
+
+def test_eval_set_csv_fields_over_128_kib_and_csv_errors(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "eval.csv"
+    path.write_text("text,reference\n" + "x" * 200_000 + ",a\nshort,b\n", encoding="utf-8")
+    assert [(r.line, len(r.fields["text"])) for r in serving.load_rows(path)] == [
+        (2, 200_000), (3, 5)]
+    monkeypatch.setattr(records, "CSV_FIELD_LIMIT", 16)
+    with pytest.raises(UsageError, match=r"eval\.csv:2: line 2: not valid CSV: field larger"):
+        serving.load_rows(path)

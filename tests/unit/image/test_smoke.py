@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 import pytest
 
 from modelship.image import smoke
-from modelship.image.dockerfile import endpoint_path
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -88,16 +87,3 @@ def test_paths_without_a_leading_slash_are_called_with_one(server):
     assert result.metrics is True
     assert _Handler.seen == ["GET /healthz", "POST /v1/predict", "GET /metrics"]
     assert container.removed
-
-
-@pytest.mark.parametrize(("value", "expected"), [("healthz", "/healthz"), ("/healthz", "/healthz"),
-                                                 (" v1/predict ", "/v1/predict"),
-                                                 ("/a?b=c", "/a?b=c")])
-def test_endpoint_path(value, expected):
-    assert endpoint_path(value) == expected
-
-
-@pytest.mark.parametrize("value", ["", "  ", "http://host/healthz", "/a b", "/it's", "/a\\b"])
-def test_endpoint_path_refuses_what_is_not_a_path(value):
-    with pytest.raises(ValueError, match=r"empty|URL|path"):
-        endpoint_path(value)
