@@ -22,7 +22,7 @@ from modelship.image.tags import registry_host
 from modelship.outcome import Outcome
 
 HELP = "check the Docker engine, registry, Kubernetes context, helm and kubectl"
-TIMEOUT = 5.0
+TIMEOUT = 5  # seconds
 
 
 @dataclass

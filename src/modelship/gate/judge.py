@@ -154,9 +154,12 @@ def tolerances_from_config(cfg: Config) -> list[Tolerance] | None:
     out = []
     for name, value in mapping.items():
         key = f"gate.baseline.tolerance.{name}"
-        check_metric_name(str(name), lambda msg, hint, key=key: cfg.error(key, msg, hint=hint))
-        out.append(parse_tolerance(str(name), value,
-                                   lambda msg, key=key: cfg.error(key, msg)))
+
+        def error(message: str, hint: str | None = None, key: str = key) -> Exception:
+            return cfg.error(key, message, hint=hint)
+
+        check_metric_name(str(name), error)
+        out.append(parse_tolerance(str(name), value, error))
     return out
 
 

@@ -49,7 +49,7 @@ def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
     a valid repository (lowercase, other characters as '-'). Every one is checked against
     docker's reference grammar here, before anything is built."""
     if args.repository:
-        repo, key = args.repository.strip(), "--repository"
+        repo, key = str(args.repository).strip(), "--repository"
     elif cfg.has("image.repository"):
         repo, key = cfg.get_str("image.repository").strip(), "image.repository"
     elif args.push:

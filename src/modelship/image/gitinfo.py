@@ -66,13 +66,14 @@ def detect(root: Path) -> GitInfo:
     ref = ghactions.ref()
     if ref:
         event = ghactions.event()
-        repo = event.get("repository") if isinstance(event.get("repository"), dict) else {}
+        repository = event.get("repository")
+        default_branch = (repository.get("default_branch")
+                          if isinstance(repository, dict) else None)
         sha = ghactions.sha() or _git(root, "rev-parse", "HEAD")
         remote = _git(root, "remote", "get-url", "origin")
         source = ghactions.repository_url() or (clean_url(remote) if remote else None)
         return GitInfo.from_ref(ref, sha=sha, source=source,
-                                default_branch=repo.get("default_branch")
-                                or _default_branch(root))
+                                default_branch=default_branch or _default_branch(root))
     sha = _git(root, "rev-parse", "HEAD")
     head = _git(root, "symbolic-ref", "-q", "HEAD") or ""
     branch = head[len("refs/heads/"):] if head.startswith("refs/heads/") else None
