@@ -7,18 +7,17 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from tests.support.http import JSONHandler
 
-from modelship import console
 from modelship.cli import main
 
 
-class _Model(BaseHTTPRequestHandler):
+class _Model(JSONHandler):
     """A sentiment "model": positive when the text says good. /flaky answers 503 to the first
     attempt of each text; texts with "boom" always get a 500; /slow sleeps."""
 
@@ -26,47 +25,28 @@ class _Model(BaseHTTPRequestHandler):
     lock = threading.Lock()
     bodies: ClassVar[list[dict]] = []
 
-    def log_message(self, *args: object) -> None:  # keep the test output clean
-        pass
-
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.body()
         with self.lock:
             self.bodies.append(body)
             text = body["inputs"]["text"]
             self.attempts[text] = self.attempts.get(text, 0) + 1
             attempt = self.attempts[text]
         if "boom" in text:
-            return self._send(500, {"detail": "model crashed"})
+            return self.send_json(500, {"detail": "model crashed"})
         if self.path == "/flaky" and attempt == 1:
-            return self._send(503, {"detail": "warming up"})
+            return self.send_json(503, {"detail": "warming up"})
         if self.path == "/slow":
             time.sleep(0.05)
         label = "positive" if "good" in text else "negative"
-        return self._send(200, {"outputs": [{"label": label, "score": 0.9}]})
-
-    def _send(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        return self.send_json(200, {"outputs": [{"label": label, "score": 0.9}]})
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
+def server(http_server: Callable[[type[JSONHandler]], str]) -> str:
     _Model.attempts = {}
     _Model.bodies = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Model)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    return http_server(_Model)
 
 
 def _project(tmp_path: Path, texts: list[tuple[str, str]], thresholds: str) -> Path:
@@ -196,17 +176,6 @@ def test_results_must_not_be_the_eval_set(
     assert _Model.bodies == []  # refused before sending anything
 
 
-@pytest.fixture
-def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    files = {"output": tmp_path / "gh-output", "summary": tmp_path / "gh-summary"}
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(files["output"]))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(files["summary"]))
-    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
-    monkeypatch.setattr(console, "_secrets", set())  # nothing masked by an earlier test
-    return files
-
-
 def _leaks(secret: str, capsys: pytest.CaptureFixture[str], *files: Path) -> list[str]:
     captured = capsys.readouterr()
     err = [line for line in captured.err.splitlines() if not line.startswith("::add-mask::")]
@@ -232,7 +201,9 @@ def test_endpoint_credentials_are_never_shown(
 
 
 def test_endpoint_credentials_are_not_in_the_error_either(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], github: dict[str, Path]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], github: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))  # where the results file goes
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -26,15 +26,6 @@ def _no_github(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    files = {"output": tmp_path / "gh-output", "summary": tmp_path / "gh-summary"}
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(files["output"]))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(files["summary"]))
-    return files
-
-
 def _outputs(path: Path) -> dict[str, str]:
     lines = path.read_text(encoding="utf-8").splitlines()
     out, i = {}, 0

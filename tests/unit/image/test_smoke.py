@@ -3,38 +3,24 @@ the paths it calls are the configured ones, with a leading `/` when the config l
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-import pytest
+from tests.support.http import JSONHandler
 
 from modelship.image import smoke
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     seen: ClassVar[list[str]] = []
-
-    def _answer(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         self.seen.append(f"GET {self.path}")
-        self._answer(200 if self.path in ("/healthz", "/metrics") else 404, {})
+        self.send_json(200 if self.path in ("/healthz", "/metrics") else 404, {})
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.body()
         self.seen.append(f"POST {self.path}")
-        self._answer(200 if self.path == "/v1/predict" else 404, {"label": "positive"})
-
-    def log_message(self, *args: Any) -> None:
-        return
+        self.send_json(200 if self.path == "/v1/predict" else 404, {"label": "positive"})
 
 
 class _Container:
@@ -67,19 +53,9 @@ class _Client:
         self.containers = _Containers(container)
 
 
-@pytest.fixture
-def server():
+def test_paths_without_a_leading_slash_are_called_with_one(http_server):
     _Handler.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def test_paths_without_a_leading_slash_are_called_with_one(server):
-    container = _Container(server.server_address[1])
+    container = _Container(int(http_server(_Handler).rsplit(":", 1)[1]))
     result = smoke.run(_Client(container), "img", smoke.SmokeSpec(
         port=8080, health="healthz", predict="v1/predict", metrics="metrics",
         samples=[{"text": "good"}], response_field="label", timeout=5))
