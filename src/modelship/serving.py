@@ -594,7 +594,7 @@ def run(rows: Iterable[Row], base_url: str, spec: ServeSpec, *,
             failures.add(result.row.line, result.failure)
         if on_result is not None:
             on_result(result)
-        progress.tick(f"{count:,} answered, {failures.total:,} failed")
+        progress.tick(f"{count:,} sent, {failures.total:,} failed")
     seconds = time.perf_counter() - started
     rate = f", {count / seconds:.1f} requests/s" if seconds > 0 else ""
     progress.done(f"{count:,} requests, {failures.total:,} failed{rate}")
