@@ -2,8 +2,10 @@
 
 Where the results come from: `--results FILE` (relative to the working directory), else
 `gate.results` (relative to the config file); with `--endpoint URL` the eval set
-(`gate.online.eval_set` or `--eval-set`) is sent to a running model server first and the answers
-are written to `--results FILE` (default: a file in $RUNNER_TEMP or the temp directory).
+(`gate.online.eval_set` or `--eval-set`) is sent to a running model server first (gate/online.py,
+through the serve contract: URL is the server's base URL, serve.predict is appended unless the
+URL has a path) and the answers are written to `--results FILE` (default: a file in $RUNNER_TEMP
+or the temp directory).
 No config file is needed: `modelship gate --results r.jsonl --threshold accuracy='>= 0.9'`.
 
 The task is `--task`, else `gate.task`, else inferred: from the metric names in the thresholds
@@ -19,8 +21,9 @@ output `report` is always a path to a file; in a terminal nothing is written and
 Credentials in `--endpoint` (`http://user:password@host/...`) are masked as soon as the command
 starts, and the endpoint is shown and stored with the password replaced by `***`.
 
-Exit 0 when every check passes, 1 when one fails (the report says which), 2 for bad input or
-configuration, 3 when the model server cannot be reached.
+Exit 0 when every check passes, 1 when one fails (the report says which) or when every online
+request failed (one line names the commonest cause), 2 for bad input or configuration, 3 when the
+model server cannot be reached at all.
 """
 
 from __future__ import annotations
