@@ -10,7 +10,7 @@ Module map (one job each):
     markdown     job-summary tables and Mermaid charts
     credentials  registry credentials from the environment, masked
     records      JSONL and CSV lines with their line numbers (gate results, eval sets)
-    serving      the serve contract: eval rows -> requests -> predictions or classified failures
+    serving/     the serve contract: eval rows -> requests -> predictions or classified failures
                  (online gate, smoke test, release probes)
     doctor       `modelship doctor`: Docker, registry, cluster, helm, kubectl
     gate/        `modelship gate`: readers -> metrics -> intervals -> judge -> report; online

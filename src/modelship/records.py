@@ -2,7 +2,7 @@
 
 The one place that knows the CSV field limit and the wording of "this line is not valid JSON":
 the gate's results reader (`gate/readers.py`) and the serve contract's eval-set rows
-(`serving.py`) both read through here. Every problem is a UsageError naming the file and line.
+(`serving/rows.py`) both read through here. Every problem is a UsageError naming the file and line.
 """
 
 from __future__ import annotations

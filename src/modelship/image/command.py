@@ -333,7 +333,7 @@ def smoke_spec(args: argparse.Namespace, cfg: Config,
         # `prediction`, is not required of a server that is never evaluated online)
         response_field=serve.response_field if cfg.has("gate.online.response_field") else None,
         timeout=timeout, nvidia=profile.kind == "nvidia", gpu_count=profile.gpu_count or 1,
-        request_timeout=serve.timeout, retries=serve.retries)
+        request_timeout=serve.timeout)
 
 
 def _build_smoke_push(job: BuildJob, docker_client: Any) -> Outcome:

@@ -32,7 +32,9 @@ class SmokeSpec:
     nvidia: bool = False
     gpu_count: int = 1
     request_timeout: float = 30.0
-    retries: int = 2
+    # strict: a sample must be answered at the first attempt (a retried 5xx would let a flaky
+    # image pass); the health wait already covers a server that is still starting
+    retries: int = 0
 
     def serve(self) -> serving.ServeSpec:
         return serving.ServeSpec(
