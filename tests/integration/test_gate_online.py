@@ -310,7 +310,8 @@ def test_every_request_404_exits_1_naming_the_404_and_the_path(
 
 def test_every_request_404_in_a_terminal_says_so_in_one_line(
         tmp_path: Path, routed: str, capsys: pytest.CaptureFixture[str]) -> None:
-    config = _serve_project(tmp_path, ["good", "bad"], "/predict")
+    config = _serve_project(tmp_path, ["good", "bad"], "/predict",
+                            '{accuracy: ">= 0.9", error_rate: "<= 0.1"}')
     code = main(["gate", "--config", str(config), "--endpoint", f"{routed}/v2/x",
                  "--results", str(tmp_path / "r.jsonl")])
     captured = capsys.readouterr()

@@ -147,8 +147,9 @@ def chart(report: dict[str, Any]) -> str:
 
 def annotate(report: dict[str, Any]) -> None:
     failure = (report.get("online") or {}).get("failure")
-    if failure:
+    if failure:  # every request failed: that is the one thing to say (the checks say "-")
         ghactions.error(failure, title="modelship gate: online evaluation")
+        return
     for check in report["checks"]:
         if check["passed"]:
             continue
