@@ -48,7 +48,7 @@ def inputs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
             monkeypatch.setenv(f"INPUT_{name.upper().replace('_', '-')}", value)
 
     yield set_inputs
-    console._secrets.clear()
+    console.forget_secrets()
 
 
 @pytest.fixture
