@@ -13,6 +13,8 @@ from tests.unit.workflows.conventions import load, steps, violations
 from modelship.workflows import options, pins, render
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
+KNOWN_CATEGORIES = {"Continuous integration", "Deployment", "Automation", "Helm", "Kubernetes",
+                    "Python", "Dockerfile"}
 
 OPTION_SETS = [
     pytest.param(dict(registry="ghcr.io", strategy="canary", cluster_auth="kubeconfig",
@@ -183,8 +185,9 @@ def test_every_template_has_github_properties():
         stem = template.template.removesuffix(".yml.j2")
         props = json.loads((directory / f"{stem}.properties.json").read_text())
         assert {"name", "description", "iconName", "categories"} <= set(props), stem
-        assert props["categories"]
-        assert props["iconName"]
+        # names GitHub's template chooser knows (actions/starter-workflows' categories)
+        assert set(props["categories"]) <= KNOWN_CATEGORIES, stem
+        assert props["iconName"].startswith("octicon ")
 
 
 @pytest.mark.parametrize(
