@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -20,61 +19,39 @@ from pathlib import Path
 import pytest
 import requests
 
-from modelship import cli
-from modelship.workflows import pins
-
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "sentiment"
 BAD_EXAMPLE = REPO / "examples" / "sentiment-bad"
-CHECKOUT_STAND_IN = Path(__file__).parent / "standins" / "checkout"
-# the modelship action lives in a subdirectory of the test project, so that its Dockerfile is not
-# taken for the model's; act names a local Dockerfile action's image after its path
-ACTION_DIR = ".github/actions/modelship"
-ACTION_IMAGE = "act-github-actions-modelship-dockeraction:latest"
-CA = Path("/etc/ssl/certs/ca-certificates.crt")
 MARKER = "pwned"
 
 
 @pytest.fixture(scope="module")
 def local_action(action_image: str) -> str:
     """The action image built from this checkout, under the name act looks for."""
-    subprocess.run(["docker", "tag", action_image, ACTION_IMAGE], check=True)
-    return ACTION_IMAGE
+    from testbed import workflow_project
+
+    return workflow_project.tag_action_image(action_image)
 
 
 @pytest.fixture
 def project(tmp_path: Path, registry, local_action: str):
     """A git repository holding the example model, the action, and `modelship init`'s output."""
+    from testbed import workflow_project
 
     def make(*init_args: str, example: Path = EXAMPLE, image: str = "e2e/sentiment") -> Path:
-        root = tmp_path / "project"
-        shutil.copytree(example, root)
-        action = root / ACTION_DIR
-        action.mkdir(parents=True)
-        shutil.copy(REPO / "action.yml", action / "action.yml")
-        shutil.copy(REPO / "Dockerfile", action / "Dockerfile")
-        if CA.is_file():  # the build's pip needs the machine's CA bundle (ENVIRONMENT.md)
-            shutil.copy(CA, root / "ca.crt")
-        assert cli.main(["init", "--yes", "--dir", str(root), "--action", f"./{ACTION_DIR}",
-                         "--registry", registry.host, "--image", image,
-                         *init_args]) == 0
-        git = ["git", "-C", str(root), "-c", "user.name=e2e", "-c", "user.email=e2e@example.com"]
-        subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-        subprocess.run([*git, "add", "-A"], check=True)
-        subprocess.run([*git, "commit", "-q", "-m", "feat: the model"], check=True)
-        return root
+        return workflow_project.make(tmp_path / "project", example,
+                                     ["--registry", registry.host, "--image", image,
+                                      *init_args])
 
     return make
 
 
 def act_args(root: Path) -> list[str]:
-    args = ["--local-repository",
-            f"{pins.CHECKOUT.repository}@{pins.CHECKOUT.sha}={CHECKOUT_STAND_IN}"]
-    if (root / "ca.crt").is_file():
-        args += ["--env", f"PIP_CERT={root / 'ca.crt'}"]
-    return args
+    from testbed import workflow_project
+
+    return workflow_project.act_args(root)
 
 
 def markers(root: Path) -> list[str]:
