@@ -1,0 +1,71 @@
+"""The two calls a release runner makes: build the analysis once per release, bake at 100%."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from modelship.config import Config
+from modelship.errors import ConfigError
+from modelship.release.analysis.base import (
+    Analysis,
+    Progress,
+    ReadinessOnly,
+    StepContext,
+    StepVerdict,
+)
+from modelship.release.analysis.canary import CanaryAnalysis, Prober
+from modelship.release.analysis.prometheus import (
+    Client,
+    MetricNames,
+    PrometheusProvider,
+    default_queries,
+)
+from modelship.release.analysis.settings import URL_ENV, AnalysisSettings
+
+
+def from_settings(settings: AnalysisSettings | None, cfg: Config, *,
+                  chart_values: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Analysis:
+    """The analysis for one release (use the same object for every step and the bake).
+
+    settings: `settings.parse(cfg, "deploy.analysis", "environments.<name>.analysis")`; None
+    (no analysis configured) gives ReadinessOnly. chart_values: the release's merged chart
+    values, whose `monitoring.metrics` name the series the default queries read. cfg: for the
+    probes (serve contract, gate baseline tolerance). Raises ConfigError for what can only be
+    checked now (no Prometheus URL anywhere, an unreadable token or CA file).
+    """
+    if settings is None:
+        return ReadinessOnly()
+    env = os.environ if environ is None else environ
+    provider = None
+    if settings.prometheus.url or env.get(URL_ENV, "").strip():
+        queries = {**default_queries(MetricNames.from_values(chart_values)), **settings.queries}
+        provider = PrometheusProvider(Client.from_settings(settings.prometheus, env), queries)
+    prober = _prober(settings, cfg)
+    if provider is None and prober is None:
+        raise ConfigError(f"no evidence to judge: set prometheus (or {URL_ENV}) or probes",
+                          file=cfg.file, key=f"{settings.key}.prometheus")
+    return CanaryAnalysis(settings, provider, prober)
+
+
+def _prober(settings: AnalysisSettings, cfg: Config) -> Prober | None:
+    if settings.probes is None:
+        return None
+    from modelship.release.analysis.probe import ServeProber
+
+    return ServeProber.from_config(settings.probes, cfg)
+
+
+def bake(analysis: Analysis, step: StepContext, progress: Progress) -> StepVerdict:
+    """After 100%: keep judging production for `deploy.analysis.bake` (passed at once when
+    there is no bake or no analysis). The runner keeps the previous version warm meanwhile and
+    rolls back on anything but passed."""
+    if isinstance(analysis, CanaryAnalysis):
+        return analysis.bake(step, progress)
+    return StepVerdict("passed", "no bake configured", {"bake_seconds": 0})
+
+
+def bake_seconds(analysis: Analysis) -> float:
+    return analysis.bake_seconds if isinstance(analysis, CanaryAnalysis) else 0.0
