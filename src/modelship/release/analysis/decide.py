@@ -72,7 +72,7 @@ def decide(look: Look) -> Decision | None:
     kind, text = problem
     if kind == "prometheus":
         return Decision("error", "prometheus", text) if waited_out else None
-    if look.policy == "promote" and kind == "few-requests" and look.probes is not False:
+    if look.policy == "promote" and kind == "few-requests":
         return Decision("passed", "policy", f"{text}; promoted by on_inconclusive: promote")
     if look.policy == "abort" or waited_out:
         wait = "" if look.policy == "abort" else f" after {look.max_wait:g}s"

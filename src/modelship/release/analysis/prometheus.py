@@ -27,6 +27,7 @@ lasts). A query Prometheus refuses (HTTP 400) is a configuration error naming th
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -174,7 +175,8 @@ class Client:
                     or not isinstance(body.get("data"), dict):
                 problem = f"unexpected answer: {str(body)[:200]}"
                 continue
-            return body["data"]
+            data: dict[str, Any] = body["data"]
+            return data
         raise PrometheusUnavailable(
             f"Prometheus at {self.url} did not answer after {self.retries + 1} attempts: "
             f"{problem}")
@@ -241,7 +243,7 @@ def _series_increases(data: Mapping[str, Any],
     if kind == "matrix":
         samples_of = [[(float(t), _number(v)) for t, v in s.get("values") or []]
                       for s in result]
-        gaps = [b[0] - a[0] for samples in samples_of for a, b in zip(samples, samples[1:])]
+        gaps = [b[0] - a[0] for samples in samples_of for a, b in itertools.pairwise(samples)]
         step = statistics.median(gaps) if gaps else None
         for series, samples in zip(result, samples_of, strict=True):
             yield series.get("metric", {}), _increase(samples, window_start, step)
@@ -256,7 +258,7 @@ def _increase(samples: list[tuple[float, float]], window_start: float,
         return math.nan
     born_inside = step is not None and points[0][0] - window_start > 1.5 * step
     total = points[0][1] if born_inside else 0.0
-    for (_, before), (_, after) in zip(points, points[1:]):
+    for (_, before), (_, after) in itertools.pairwise(points):
         total += after - before if after >= before else after
     return total
 
