@@ -131,6 +131,7 @@ class CanaryAnalysis:
             share = (canary.requests or 0.0) / total if total > 0 else None
         evidence: dict[str, Any] = {
             "decided_by": decision.decided_by,
+            "reason": decision.reason,
             "weight": step.weight,
             "canary_share": share,
             "tracks": {CANARY: track_evidence(canary), STABLE: track_evidence(stable)},
