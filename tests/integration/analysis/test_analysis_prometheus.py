@@ -233,3 +233,28 @@ def test_prometheus_stopped_is_an_error_after_max_wait(
         assert 8 <= time.monotonic() - started < 40
     finally:
         prometheus.start()
+
+
+def test_low_traffic_on_an_identical_version_is_promoted_not_aborted(
+        servers: dict[str, ModelServer], prometheus: Prometheus) -> None:
+    analysis = _analysis(prometheus, min_requests=500, max_wait="6s", on_inconclusive="promote")
+    with load(servers, {"stable": 1, "twin": 1}, seconds=30, limit=40):
+        verdict = analysis.assess(_step("canary-10", servers, "twin", interval=6),
+                                  lambda line: None)
+    assert verdict.verdict == "passed"
+    assert verdict.evidence["decided_by"] == "policy"
+    assert "500 needed" in verdict.reason
+
+
+def test_bake_judges_the_new_version_alone_against_its_limits(
+        servers: dict[str, ModelServer], prometheus: Prometheus) -> None:
+    analysis = _analysis(prometheus, min_requests=20, bake="60s",
+                         thresholds={"error_rate": "<= 0.05"})
+    assert analysis.bake_seconds == 60
+    with load(servers, {"canary": 1}, seconds=90):
+        step = _step("bake", servers, "canary", interval=0, weight=100)
+        verdict = analysis.bake(step, lambda line: None)
+    assert verdict.verdict == "failed"
+    assert verdict.reason.startswith("traffic: error_rate <= 0.05: e-value")
+    assert verdict.evidence["seconds"] < 60
+    assert verdict.evidence["tracks"]["stable"]["requests"] == 0  # nothing to compare with
