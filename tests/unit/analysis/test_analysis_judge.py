@@ -118,11 +118,13 @@ def test_quantile_interpolates_like_prometheus() -> None:
 
 
 def _release(rng: np.random.Generator, judge: Judge, *, looks: int, per_look: float,
-             share: float, stable_rate: float, canary_rate: float) -> int | None:
-    """Feed Poisson traffic, look after look; the look at which the judge rejects, or None."""
+             share: float, stable_rate: float, canary_rate: float,
+             steps: int = 1) -> int | None:
+    """Feed Poisson traffic, look after look; the look at which the judge rejects, or None.
+    With `steps`, the canary share doubles every looks/steps looks (10%, 20%, 40%...)."""
     for look in range(looks):
         n = rng.poisson(per_look)
-        n_c = rng.binomial(n, share)
+        n_c = rng.binomial(n, min(share * 2 ** (look * steps // looks), 0.9))
         n_s = n - n_c
         judge.observe(Counts(n_c, rng.binomial(n_c, canary_rate)),
                       Counts(n_s, rng.binomial(n_s, stable_rate)))
@@ -135,17 +137,19 @@ def _release(rng: np.random.Generator, judge: Judge, *, looks: int, per_look: fl
 @given(seed=st.integers(0, 2**32 - 1),
        rate=st.sampled_from([0.002, 0.005, 0.02, 0.1]),
        share=st.sampled_from([0.05, 0.1, 0.25, 0.5]),
-       per_look=st.sampled_from([10.0, 100.0, 1000.0]))
+       per_look=st.sampled_from([10.0, 100.0, 1000.0]),
+       steps=st.sampled_from([1, 3]))
 def test_false_abort_rate_on_identical_versions_stays_below_alpha(
-        seed: int, rate: float, share: float, per_look: float) -> None:
-    """400 releases of identical versions, 60 looks each; the judge may look after every one.
+        seed: int, rate: float, share: float, per_look: float, steps: int) -> None:
+    """400 releases of identical versions, 60 looks each, the canary share fixed or doubling
+    at each of three steps; the judge may look after every one.
     With alpha = 0.05, Ville allows 20 false aborts in expectation; the bar below is alpha's
     binomial 99.9% upper quantile, so a correct judge fails this less than once in 1000."""
     rng = np.random.default_rng(seed)
     alpha, releases = 0.05, 400
     aborts = sum(
         _release(rng, Judge([ERRORS], alpha), looks=60, per_look=per_look, share=share,
-                 stable_rate=rate, canary_rate=rate) is not None
+                 stable_rate=rate, canary_rate=rate, steps=steps) is not None
         for _ in range(releases))
     assert aborts <= 34, f"{aborts} of {releases} identical releases aborted"
 
