@@ -45,10 +45,18 @@ def poll_seconds(interval: float) -> float:
     return max(1.0, min(15.0, interval / 4))
 
 
+COLOURS = ("blue", "green")
+
+
 def tracks(step: StepContext) -> tuple[str, str]:
-    """(canary, stable) track label values: the chart's, unless the runner names others
-    (blue-green colours) in `labels`."""
-    return step.labels.get("canary_track", CANARY), step.labels.get("stable_track", STABLE)
+    """(new, current) values of the `track` label. The runner names the new version's track
+    in `labels["track"]` (`canary`, or the idle colour in blue-green, whose current track is
+    then the other colour); `canary_track` / `stable_track` name both explicitly."""
+    new = step.labels.get("canary_track") or step.labels.get("track") or CANARY
+    current = step.labels.get("stable_track")
+    if not current:
+        current = COLOURS[1 - COLOURS.index(new)] if new in COLOURS else STABLE
+    return new, current
 
 
 class CanaryAnalysis:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from modelship.config import Config
 from modelship.errors import ConfigError
@@ -22,20 +22,34 @@ from modelship.release.analysis.prometheus import (
     PrometheusProvider,
     default_queries,
 )
-from modelship.release.analysis.settings import URL_ENV, AnalysisSettings
+from modelship.release.analysis.settings import URL_ENV, AnalysisSettings, parse
 
 
-def from_settings(settings: AnalysisSettings | None, cfg: Config, *,
+class ReleaseLike(Protocol):
+    """What the release engine's settings offer (release/settings.py ReleaseSettings)."""
+
+    @property
+    def analysis_key(self) -> str: ...
+
+    @property
+    def values(self) -> Mapping[str, Any]: ...
+
+
+def from_settings(settings: ReleaseLike | AnalysisSettings | None, cfg: Config, *,
                   chart_values: Mapping[str, Any] | None = None,
                   environ: Mapping[str, str] | None = None) -> Analysis:
     """The analysis for one release (use the same object for every step and the bake).
 
-    settings: `settings.parse(cfg, "deploy.analysis", "environments.<name>.analysis")`; None
-    (no analysis configured) gives ReadinessOnly. chart_values: the release's merged chart
-    values, whose `monitoring.metrics` name the series the default queries read. cfg: for the
-    probes (serve contract, gate baseline tolerance). Raises ConfigError for what can only be
-    checked now (no Prometheus URL anywhere, an unreadable token or CA file).
+    settings: the release's settings (their `analysis_key`, e.g. deploy.analysis or
+    environments.prod.analysis, is parsed here and their chart `values` name the metrics), or
+    already parsed AnalysisSettings (then `chart_values` may name the metrics); None, or no
+    analysis configured, gives ReadinessOnly. cfg: the loaded modelship.yaml (errors, probes'
+    serve contract, gate baseline tolerance). Raises ConfigError for a bad deploy.analysis and
+    for what can only be checked now (no Prometheus URL anywhere, unreadable token or CA file).
     """
+    if settings is not None and not isinstance(settings, AnalysisSettings):
+        chart_values = chart_values if chart_values is not None else settings.values
+        settings = parse(cfg, settings.analysis_key)
     if settings is None:
         return ReadinessOnly()
     env = os.environ if environ is None else environ
