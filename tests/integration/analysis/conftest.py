@@ -158,7 +158,7 @@ def _binary() -> str:
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModelServer]]:
     """stable and twin: the good example; canary: sentiment-flaky (every 5th request fails,
-    30 ms slower)."""
+    30 ms slower); bad: sentiment-bad (wrong answers, no errors)."""
     logs = tmp_path_factory.mktemp("servers")
     made = {
         "stable": ModelServer("sentiment", "server.py", free_port(), log=logs / "stable.log"),
@@ -166,6 +166,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Mode
         "canary": ModelServer("sentiment-flaky", "server_flaky.py", free_port(),
                               {"FLAKY_EVERY": "5", "FLAKY_DELAY_MS": "30"},
                               log=logs / "canary.log"),
+        "bad": ModelServer("sentiment-bad", "server.py", free_port(), log=logs / "bad.log"),
     }
     try:
         for server in made.values():
@@ -180,7 +181,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Mode
 def prometheus(servers: dict[str, ModelServer],
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     """Scrapes the servers every second. Tracks as the chart labels them: `stable`, `canary`
-    (the flaky server) and `twin` (a second good server, for identical-version runs)."""
+    (the flaky server), `twin` (a second good server, for identical-version runs), `bad`."""
     root = tmp_path_factory.mktemp("prometheus")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},

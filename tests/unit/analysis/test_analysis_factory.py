@@ -42,7 +42,7 @@ def test_release_settings_are_parsed_at_their_key_and_name_the_metrics() -> None
     assert isinstance(provider, PrometheusProvider)
     assert provider.client.url == "http://prom:9090"
     assert provider.queries["errors"] == \
-        'reqs_total{namespace="{namespace}",track="{track}",code=~"5.."}[{window}]'
+        'reqs_total{namespace="{namespace}",track="{track}",code=~"5.."}[{lookback}]'
     assert provider.queries["latency"].startswith("lat_seconds_bucket{")
 
 

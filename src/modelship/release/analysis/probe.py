@@ -133,6 +133,7 @@ class ServeProber:
                            "passed": gate_judge.compare(agreed, op, want),
                            "kind": "agreement"})
         reference = current.metrics if current is not None else self.gate_baseline
+        against = "current version" if current is not None else "gate baseline"
         compared = [t for t in self.tolerances if t.metric in reference]
         if compared:
             baseline = gate_judge.Baseline(Path("current version"), reference, compared)
@@ -142,7 +143,8 @@ class ServeProber:
                     "stable": None if current is None else current.as_dict(),
                     "agreement": agreed, "checks": checks}
         if failed:
-            return ProbeOutcome(False, "; ".join(_describe(c) for c in failed), evidence)
+            return ProbeOutcome(False, "; ".join(_describe(c, against) for c in failed),
+                                evidence)
         shown = [f"agreement {agreed:.1%}"] if agreed is not None else []
         if "accuracy" in new.metrics:
             shown.append(f"accuracy {new.metrics['accuracy']:.1%}")
@@ -150,10 +152,10 @@ class ServeProber:
         return ProbeOutcome(True, ", ".join(shown), evidence)
 
 
-def _describe(check: dict[str, Any]) -> str:
+def _describe(check: dict[str, Any], against: str) -> str:
     value = check["value"]
     shown = "not measured" if value is None else f"{value:.4g}"
     text = f"{check['name']} {shown}, expected {check['op']} {check['threshold']:.4g}"
     if check["kind"] == "baseline":
-        text += f" (current version {check['baseline']:.4g}, tolerance {check['tolerance']})"
+        text += f" ({against} {check['baseline']:.4g}, tolerance {check['tolerance']})"
     return text

@@ -8,17 +8,19 @@ the metric names of its `monitoring.metrics` values (the example server's
 `http_requests_total{status}` and `model_latency_seconds` histogram), errors being `5..`
 statuses as in the chart's PrometheusRule:
 
-    requests  http_requests_total{namespace="{namespace}",track="{track}"}[{window}]
-    errors    http_requests_total{namespace="{namespace}",track="{track}",status=~"5.."}[{window}]
-    latency   model_latency_seconds_bucket{namespace="{namespace}",track="{track}"}[{window}]
+    requests  http_requests_total{namespace="{namespace}",track="{track}"}[{lookback}]
+    errors    http_requests_total{namespace="{namespace}",track="{track}",status=~"5.."}[{lookback}]
+    latency   model_latency_seconds_bucket{namespace="{namespace}",track="{track}"}[{lookback}]
 
-A range selector returns the raw samples, and the increase of each series is counted exactly
-here: differences between consecutive samples, a drop read as a counter reset (a restarted
-pod), and a series born inside the window (a new canary pod, the first 500 of a pod) counted
-from zero. Nothing is extrapolated, so counts are whole requests, and pods that went away
-during the step (stable scaled down) still count. A template may instead return an instant
-vector or scalar, e.g. `sum(increase(x{track="{track}"}[{window}]))`: its value is taken as
-the count. Latency series must keep their `le` label.
+`{lookback}` is the window plus two minutes before it. The range selector returns raw samples,
+and the increase of each series is counted exactly here: from its last sample before the step
+began (or from zero when it had none: a series born inside the window, such as a new canary
+pod or a pod's first 500), adding differences between consecutive samples and reading a drop as
+a counter reset (a restarted pod). Nothing is extrapolated, so counts are whole requests, and
+pods that went away during the step (stable scaled down) still count. A range selector over
+`{window}` alone counts from each series' first sample in the window. A template may instead
+return an instant vector or scalar, e.g. `sum(increase(x{track="{track}"}[{window}]))`: its
+value is taken as the count. Latency series must keep their `le` label.
 
 An empty result is "no data" (None), never zero; so is NaN. Connection errors, timeouts and
 5xx are retried with backoff; what still fails raises PrometheusUnavailable (exit 3 if it
@@ -27,11 +29,9 @@ lasts). A query Prometheus refuses (HTTP 400) is a configuration error naming th
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import re
-import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -68,9 +68,9 @@ class MetricNames:
 def default_queries(names: MetricNames = MetricNames()) -> dict[str, str]:
     selector = 'namespace="{namespace}",track="{track}"'
     return {
-        "requests": f"{names.requests}{{{selector}}}[{{window}}]",
-        "errors": f'{names.requests}{{{selector},{names.status_label}=~"5.."}}[{{window}}]',
-        "latency": f"{names.latency}_bucket{{{selector}}}[{{window}}]",
+        "requests": f"{names.requests}{{{selector}}}[{{lookback}}]",
+        "errors": f'{names.requests}{{{selector},{names.status_label}=~"5.."}}[{{lookback}}]',
+        "latency": f"{names.latency}_bucket{{{selector}}}[{{lookback}}]",
     }
 
 
@@ -86,11 +86,15 @@ class Labels:
     release: str
 
 
+LOOKBACK = 120.0  # seconds before a window that {lookback} adds: a sample to count from
+
+
 def render(template: str, *, track: str, labels: Labels, window_seconds: float) -> str:
     values = {"track": track, "namespace": labels.namespace, "release": labels.release,
-              "window": f"{max(math.ceil(window_seconds), 1)}s"}
+              "window": f"{max(math.ceil(window_seconds), 1)}s",
+              "lookback": f"{math.ceil(window_seconds + LOOKBACK)}s"}
     # only our placeholders: PromQL's own braces ({status=~"5.."}) stay as they are
-    return re.sub(r"\{(track|namespace|release|window)\}",
+    return re.sub(r"\{(track|namespace|release|window|lookback)\}",
                   lambda m: _escape(values[m.group(1)]), template)
 
 
@@ -195,28 +199,28 @@ class PrometheusProvider:
     def counts(self, track: str, labels: Labels, since: float, at: float) -> Counts:
         window = max(at - since, 1.0)
 
-        def run(name: str) -> dict[str, Any]:
-            promql = render(self.queries[name], track=track, labels=labels,
-                            window_seconds=window)
-            return self.client.query(promql, at, name=name)
+        def run(name: str) -> list[tuple[Mapping[str, str], float]]:
+            template = self.queries[name]
+            promql = render(template, track=track, labels=labels, window_seconds=window)
+            data = self.client.query(promql, at, name=name)
+            return list(_series_increases(data, at - window, "{lookback}" in template))
 
-        requests_total = _total(run("requests"), window_start=at - window)
+        requests_total = _total(run("requests"))
         if requests_total is None:
             return Counts(None)
-        errors = _total(run("errors"), window_start=at - window) or 0.0
-        buckets = _by_le(run("latency"), window_start=at - window)
+        errors = _total(run("errors")) or 0.0
+        buckets = _by_le(run("latency"))
         return Counts(requests_total, errors, buckets)
 
 
-def _total(data: Mapping[str, Any], window_start: float) -> float | None:
-    values = [v for _, v in _series_increases(data, window_start)]
-    finite = [v for v in values if math.isfinite(v)]
+def _total(series: list[tuple[Mapping[str, str], float]]) -> float | None:
+    finite = [v for _, v in series if math.isfinite(v)]
     return sum(finite) if finite else None
 
 
-def _by_le(data: Mapping[str, Any], window_start: float) -> dict[float, float]:
+def _by_le(series: list[tuple[Mapping[str, str], float]]) -> dict[float, float]:
     out: dict[float, float] = {}
-    for labels, value in _series_increases(data, window_start):
+    for labels, value in series:
         le = labels.get("le")
         if le is None or not math.isfinite(value):
             continue
@@ -228,8 +232,8 @@ def _by_le(data: Mapping[str, Any], window_start: float) -> dict[float, float]:
     return out
 
 
-def _series_increases(data: Mapping[str, Any],
-                      window_start: float) -> Iterable[tuple[Mapping[str, str], float]]:
+def _series_increases(data: Mapping[str, Any], since: float,
+                      lookback: bool) -> Iterable[tuple[Mapping[str, str], float]]:
     kind, result = data.get("resultType"), data.get("result")
     if kind == "scalar" and isinstance(result, list) and len(result) == 2:
         yield {}, _number(result[1])
@@ -239,27 +243,31 @@ def _series_increases(data: Mapping[str, Any],
     if kind == "vector":
         for series in result:
             yield series.get("metric", {}), _number((series.get("value") or [0, "NaN"])[1])
-        return
-    if kind == "matrix":
-        samples_of = [[(float(t), _number(v)) for t, v in s.get("values") or []]
-                      for s in result]
-        gaps = [b[0] - a[0] for samples in samples_of for a, b in itertools.pairwise(samples)]
-        step = statistics.median(gaps) if gaps else None
-        for series, samples in zip(result, samples_of, strict=True):
-            yield series.get("metric", {}), _increase(samples, window_start, step)
+    elif kind == "matrix":
+        for series in result:
+            samples = [(float(t), _number(v)) for t, v in series.get("values") or []]
+            yield series.get("metric", {}), increase(samples, since, lookback=lookback)
 
 
-def _increase(samples: list[tuple[float, float]], window_start: float,
-              step: float | None) -> float:
-    """Exact increase of one counter over its samples: resets start again from zero; a
-    series first seen well after the window began was born inside it and counts from zero."""
+def increase(samples: list[tuple[float, float]], since: float, *, lookback: bool) -> float:
+    """Exact increase of one counter after `since`: from its last sample at or before `since`;
+    without one, from zero when the samples reach back before `since` (`lookback`: the series
+    was born after it), else from its first sample. A drop is a reset: count from zero."""
     points = [(t, v) for t, v in samples if math.isfinite(v)]
     if not points:
         return math.nan
-    born_inside = step is not None and points[0][0] - window_start > 1.5 * step
-    total = points[0][1] if born_inside else 0.0
-    for (_, before), (_, after) in itertools.pairwise(points):
-        total += after - before if after >= before else after
+    before = [v for t, v in points if t <= since]
+    after = [v for t, v in points if t > since]
+    if before:
+        previous = before[-1]
+    elif lookback:
+        previous = 0.0
+    else:
+        previous, after = after[0], after[1:]
+    total = 0.0
+    for value in after:
+        total += value - previous if value >= previous else value
+        previous = value
     return total
 
 

@@ -39,7 +39,7 @@ PROMETHEUS_KEYS = ("url", "bearer_token_env", "bearer_token_file", "ca_file", "t
                    "retries")
 PROBE_KEYS = ("eval_set", "rows", "agreement", "tolerance")
 QUERY_NAMES = ("requests", "errors", "latency")
-PLACEHOLDERS = ("track", "namespace", "release", "window")
+PLACEHOLDERS = ("track", "namespace", "release", "window", "lookback")
 POLICIES = ("hold", "abort", "promote")
 COMPARE_KEYS = ("error_rate", "latency_ms")
 THRESHOLD_NAMES = ("error_rate", "success_rate", "latency_p50_ms", "latency_p90_ms",
