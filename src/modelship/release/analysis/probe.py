@@ -137,7 +137,7 @@ class ServeProber:
         compared = [t for t in self.tolerances if t.metric in reference]
         if compared:
             baseline = gate_judge.Baseline(Path("current version"), reference, compared)
-            checks += gate_judge.judge(new.metrics, {}, baseline, {})
+            checks += [c.as_dict() for c in gate_judge.judge(new.metrics, {}, baseline, {})]
         failed = [c for c in checks if not c["passed"]]
         evidence = {"rows": new.rows, "canary": new.as_dict(),
                     "stable": None if current is None else current.as_dict(),
