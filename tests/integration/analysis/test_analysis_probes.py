@@ -16,7 +16,8 @@ from modelship.release.analysis.canary import CanaryAnalysis
 from modelship.release.analysis.factory import from_settings
 from modelship.release.analysis.settings import parse
 
-from .conftest import EXAMPLES, ModelServer
+from .conftest import EXAMPLES, NAMESPACE, ModelServer, Prometheus
+from .traffic import load
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +74,45 @@ def test_a_flaky_server_fails_on_its_error_rate(
     verdict = analysis.assess(_step(servers, "canary", "stable"), lambda line: None)
     assert verdict.verdict == "failed"
     assert "error_rate 0.2, expected <= 0.05" in verdict.reason
+
+
+def _joined(tmp_path: Path, prometheus: Prometheus) -> CanaryAnalysis:
+    shutil.copy(EXAMPLES / "sentiment" / "eval" / "eval.jsonl", tmp_path / "eval.jsonl")
+    cfg = Config({
+        "gate": {"online": {"request": {"text": "{text}"}, "response_field": "label"}},
+        "deploy": {"analysis": {
+            "prometheus": prometheus.url, "min_requests": 60, "max_wait": "60s",
+            "probes": {"eval_set": "eval.jsonl", "rows": 30, "agreement": ">= 0.9",
+                       "tolerance": {"accuracy": 0.02}}}},
+    }, file=str(tmp_path / "modelship.yaml"), root=tmp_path)
+    made = from_settings(parse(cfg), cfg, environ={})
+    assert isinstance(made, CanaryAnalysis)
+    return made
+
+
+def _canary_step(servers: dict[str, ModelServer], new: str) -> StepContext:
+    return StepContext(
+        release="sentiment", namespace=NAMESPACE, environment=None, strategy="canary",
+        step="canary-50", weight=50, interval_seconds=6.0,
+        canary=Endpoint(servers[new].url, "2.0.0"), stable=Endpoint(servers["stable"].url,
+                                                                    "1.0.0"),
+        labels={"track": new})
+
+
+def test_one_verdict_joins_traffic_and_probes(
+        tmp_path: Path, servers: dict[str, ModelServer], prometheus: Prometheus) -> None:
+    with load(servers, {"stable": 1, "twin": 1, "bad": 1}, seconds=90):
+        good = _joined(tmp_path, prometheus).assess(_canary_step(servers, "twin"),
+                                                    lambda line: None)
+        bad = _joined(tmp_path, prometheus).assess(_canary_step(servers, "bad"),
+                                                   lambda line: None)
+    assert good.verdict == "passed", good
+    assert good.evidence["decided_by"] == "traffic"
+    assert good.reason.startswith("traffic: ")
+    assert "; probes: agreement 100.0%" in good.reason
+    assert good.evidence["probes"]["agreement"] == 1.0
+    assert bad.verdict == "failed", bad
+    assert bad.evidence["decided_by"] == "probes"  # no HTTP error: only the answers are wrong
+    assert bad.reason.startswith("probes: agreement ")
+    assert bad.evidence["tracks"]["canary"] is None or \
+        bad.evidence["tracks"]["canary"]["errors"] == 0
