@@ -112,3 +112,12 @@ def test_bake_without_analysis_passes_at_once() -> None:
     verdict = bake(ReadinessOnly(), _step(), lambda line: None)
     assert verdict.verdict == "passed"
     assert verdict.reason == "no bake configured"
+
+
+def test_a_password_in_the_prometheus_url_is_masked() -> None:
+    cfg = _cfg({"prometheus": "http://reader:pw-for-prom@prom:9090"})
+    made = from_settings(parse(cfg), cfg, environ={})
+    assert isinstance(made, CanaryAnalysis)
+    assert isinstance(made.provider, PrometheusProvider)
+    assert made.provider.client.shown == "http://reader:***@prom:9090"
+    assert console.redact("pw-for-prom") == "***"

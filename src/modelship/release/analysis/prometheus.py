@@ -44,6 +44,7 @@ from modelship import ghactions
 from modelship.errors import ConfigError, InfraError
 from modelship.release.analysis.counts import Counts
 from modelship.release.analysis.settings import URL_ENV, PrometheusSettings
+from modelship.serving import mask_url, shown_url
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,12 @@ class Client:
             raise ConfigError(f"CA file {settings.ca_file} does not exist",
                               key="deploy.analysis.prometheus.ca_file")
         ghactions.mask(token)
+        mask_url(url)  # http://user:password@prometheus: the password never shows
         return cls(url, token, settings.ca_file, settings.timeout, settings.retries)
+
+    @property
+    def shown(self) -> str:
+        return shown_url(self.url)
 
     def query(self, promql: str, at: float, *, name: str = "query") -> dict[str, Any]:
         """The `data` of an instant query at time `at` (unix seconds)."""
@@ -152,7 +158,7 @@ class Client:
                     f"{self.url}/api/v1/query", data={"query": promql, "time": f"{at:.3f}"},
                     headers=headers, timeout=self.timeout, verify=verify)
             except requests.exceptions.SSLError as e:
-                raise PrometheusUnavailable(f"Prometheus at {self.url}: TLS failed: {e}",
+                raise PrometheusUnavailable(f"Prometheus at {self.shown}: TLS failed: {e}",
                                             hint="set deploy.analysis.prometheus.ca_file") \
                     from None
             except requests.exceptions.RequestException as e:
@@ -160,7 +166,7 @@ class Client:
                 continue
             if response.status_code in (401, 403):
                 raise PrometheusUnavailable(
-                    f"Prometheus at {self.url} refused the request (HTTP "
+                    f"Prometheus at {self.shown} refused the request (HTTP "
                     f"{response.status_code})", hint="check the bearer token "
                     "(deploy.analysis.prometheus.bearer_token_env / bearer_token_file)")
             if response.status_code in (400, 422):
@@ -182,7 +188,7 @@ class Client:
             data: dict[str, Any] = body["data"]
             return data
         raise PrometheusUnavailable(
-            f"Prometheus at {self.url} did not answer after {self.retries + 1} attempts: "
+            f"Prometheus at {self.shown} did not answer after {self.retries + 1} attempts: "
             f"{problem}")
 
     def close(self) -> None:
