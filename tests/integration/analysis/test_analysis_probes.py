@@ -4,6 +4,7 @@ agreement and accuracy, a flaky server by its errors."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -114,5 +115,6 @@ def test_one_verdict_joins_traffic_and_probes(
     assert bad.verdict == "failed", bad
     assert bad.evidence["decided_by"] == "probes"  # no HTTP error: only the answers are wrong
     assert bad.reason.startswith("probes: agreement ")
+    json.dumps([good.evidence, bad.evidence], allow_nan=False)
     assert bad.evidence["tracks"]["canary"] is None or \
         bad.evidence["tracks"]["canary"]["errors"] == 0

@@ -3,6 +3,7 @@ scraping real example model servers; traffic from a bounded request loop on 127.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -131,6 +132,7 @@ def test_flaky_canary_fails_as_soon_as_the_evidence_is_clear(
     assert tracks["canary"]["latency_p50_ms"] > tracks["stable"]["latency_p50_ms"]
     assert any(c["rejected"] for c in verdict.evidence["checks"])
     assert lines  # progress was shown while it looked
+    json.dumps(verdict.evidence, allow_nan=False)  # deploy --json steps[].evidence as it is
 
 
 def test_identical_versions_pass_once_min_requests_are_in(
