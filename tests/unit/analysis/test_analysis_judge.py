@@ -166,3 +166,25 @@ def test_5x_regression_is_caught(seed: int, share: float) -> None:
                  share=share, stable_rate=0.005, canary_rate=0.025) is not None
         for _ in range(100))
     assert caught >= 95
+
+
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1),
+       limit=st.sampled_from([0.01, 0.02, 0.05]),
+       per_look=st.sampled_from([20.0, 200.0]))
+def test_a_canary_exactly_at_its_limit_is_rarely_failed(
+        seed: int, limit: float, per_look: float) -> None:
+    """The absolute limit's test holds alpha too: 400 releases of a canary failing exactly
+    `limit` of its requests, 60 looks each, alpha 0.05 (same bar as above)."""
+    rng = np.random.default_rng(seed)
+    check = Check(f"error_rate <= {limit}", "threshold", Event(), limit=limit)
+    aborts = 0
+    for _ in range(400):
+        judge = Judge([check], 0.05)
+        for _ in range(60):
+            n = rng.poisson(per_look)
+            judge.observe(Counts(n, rng.binomial(n, limit)), Counts(None))
+            if judge.rejected():
+                aborts += 1
+                break
+    assert aborts <= 34
