@@ -4,7 +4,7 @@ the track names a step's labels give, and bake without an analysis."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,13 @@ from modelship.release.analysis.settings import parse
 class Release:
     analysis_key: str = "deploy.analysis"
     values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Tokens these tests register must not redact other tests' output."""
+    yield
+    console.forget_secrets()
 
 
 def _cfg(analysis: Any, **extra: Any) -> Config:
