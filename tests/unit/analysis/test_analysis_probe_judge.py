@@ -63,6 +63,7 @@ def test_errors_and_latency_against_the_current_version() -> None:
     assert outcome.passed is False
     names = [c["name"] for c in outcome.evidence["checks"] if not c["passed"]]
     assert names == ["error_rate", "latency_p95_ms"]
+    assert outcome.reason.endswith("(2 of 10 requests failed)")
 
 
 def test_without_a_current_version_accuracy_is_held_to_the_gate_baseline() -> None:

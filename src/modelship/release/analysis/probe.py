@@ -143,8 +143,10 @@ class ServeProber:
                     "stable": None if current is None else current.as_dict(),
                     "agreement": agreed, "checks": checks}
         if failed:
-            return ProbeOutcome(False, "; ".join(_describe(c, against) for c in failed),
-                                evidence)
+            reason = "; ".join(_describe(c, against) for c in failed)
+            if new.answered < new.rows:  # failures count as wrong answers: say so
+                reason += f" ({new.rows - new.answered} of {new.rows} requests failed)"
+            return ProbeOutcome(False, reason, evidence)
         shown = [f"agreement {agreed:.1%}"] if agreed is not None else []
         if "accuracy" in new.metrics:
             shown.append(f"accuracy {new.metrics['accuracy']:.1%}")
