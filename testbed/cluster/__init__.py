@@ -75,6 +75,18 @@ def _traffic_running(run_dir: Path) -> bool:
             and gateway.running(current.get("gateway", {})))
 
 
+def traffic_rss_bytes(run_dir: Path) -> dict[str, int]:
+    """Resident memory of Prometheus and Traefik."""
+    out = {}
+    for name, part in (("prometheus", "prometheus"), ("traefik", "gateway")):
+        pid = _traffic(run_dir).get(part, {}).get("pid")
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out[name] = int(line.split()[1]) * 1024
+    return out
+
+
 def env_of(run_dir: Path) -> dict[str, str]:
     out = control_plane.env_of(run_dir)
     current = _traffic(run_dir)

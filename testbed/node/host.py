@@ -105,16 +105,12 @@ def _jump_target(rule: str) -> str:
     return match[1] if match else ""
 
 
-def iptables_rules(save: str = "iptables-save") -> dict[str, dict[str, list[str]]]:
-    """{table: {"chains": [...], "rules": [...]}} without counters; {} without the tool."""
-    if not shutil.which(save):
-        return {}
-    result = subprocess.run([save], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        return {}
+def parse_iptables_save(text: str) -> dict[str, dict[str, list[str]]]:
+    """{table: {"chains": [...], "rules": [...]}} from iptables-save output (sorted; the
+    counters on chain lines are dropped)."""
     tables: dict[str, dict[str, list[str]]] = {}
     table: dict[str, list[str]] = {}
-    for line in result.stdout.splitlines():
+    for line in text.splitlines():
         if line.startswith("*"):
             table = tables.setdefault(line[1:], {"chains": [], "rules": []})
         elif line.startswith(":"):
@@ -125,6 +121,14 @@ def iptables_rules(save: str = "iptables-save") -> dict[str, dict[str, list[str]
         table["chains"].sort()
         table["rules"].sort()
     return tables
+
+
+def iptables_rules(save: str = "iptables-save") -> dict[str, dict[str, list[str]]]:
+    """The live rules of one iptables family; {} without the tool."""
+    if not shutil.which(save):
+        return {}
+    result = subprocess.run([save], capture_output=True, text=True, check=False)
+    return parse_iptables_save(result.stdout) if result.returncode == 0 else {}
 
 
 def snapshot(own_dirs: Iterable[str] = ()) -> dict[str, Any]:
@@ -140,26 +144,31 @@ def snapshot(own_dirs: Iterable[str] = ()) -> dict[str, Any]:
     }
 
 
+def removal_scripts(before: dict[str, dict[str, list[str]]],
+                    now: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
+    """Per table, the iptables-restore lines that delete the KUBE-*/CNI-* chains and the
+    rules jumping into them that were not there before (rules inside those chains go with
+    them). Nothing else is touched: Docker's rules change meanwhile."""
+    scripts = {}
+    for name, table in now.items():
+        old = before.get(name, {"chains": [], "rules": []})
+        new_chains = [c for c in table["chains"] if _ours(c) and c not in old["chains"]]
+        new_jumps = [r for r in table["rules"] if r not in old["rules"]
+                     and _ours(_jump_target(r)) and not _ours(r.split()[1])]
+        if new_chains or new_jumps:
+            scripts[name] = (["-D " + r[len("-A "):] for r in new_jumps]
+                             + [f"-F {c}" for c in new_chains] + [f"-X {c}" for c in new_chains])
+    return scripts
+
+
 def _restore_iptables(before: dict[str, dict[str, list[str]]], save: str, restore: str,
                       ) -> list[str]:
-    """Delete the KUBE-*/CNI-* chains and the rules jumping to them that were not there
-    before, in one iptables-restore --noflush per table (atomic, and Docker's rules, which
-    change meanwhile, are never touched)."""
+    """Apply removal_scripts, one iptables-restore --noflush per table (atomic)."""
     problems = []
-    for name, now in iptables_rules(save).items():
-        old = before.get(name, {"chains": [], "rules": []})
-        new_chains = [c for c in now["chains"] if _ours(c) and c not in old["chains"]]
-        # rules of other chains that jump into ours; rules inside ours go with the chain
-        new_jumps = [r for r in now["rules"] if r not in old["rules"]
-                     and _ours(_jump_target(r)) and not _ours(r.split()[1])]
-        if not new_chains and not new_jumps:
-            continue
-        script = [f"*{name}"]
-        script += ["-D " + r[len("-A "):] for r in new_jumps]
-        script += [f"-F {c}" for c in new_chains] + [f"-X {c}" for c in new_chains]
-        script.append("COMMIT")
-        result = subprocess.run([restore, "--noflush"], input="\n".join(script) + "\n",
-                                capture_output=True, text=True, check=False)
+    for name, lines in removal_scripts(before, iptables_rules(save)).items():
+        script = "\n".join([f"*{name}", *lines, "COMMIT"]) + "\n"
+        result = subprocess.run([restore, "--noflush"], input=script, capture_output=True,
+                                text=True, check=False)
         if result.returncode != 0:
             problems.append(f"{restore} ({name}): {result.stderr.strip()}")
     return problems
