@@ -99,18 +99,20 @@ def create_pull_secret(kube: Any, namespace: str, registry: Any) -> str:
     token = base64.b64encode(f"{registry.user}:{registry.password}".encode()).decode()
     config = {"auths": {registry.host: {"username": registry.user,
                                         "password": registry.password, "auth": token}}}
-    client.CoreV1Api(kube).create_namespaced_secret(namespace, {
+    secret: Any = {
         "metadata": {"name": PULL_SECRET},
         "type": "kubernetes.io/dockerconfigjson",
         "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
-    })
+    }
+    client.CoreV1Api(kube).create_namespaced_secret(namespace, secret)
     return PULL_SECRET
 
 
 def ready_pods(kube: Any, namespace: str, selector: str) -> list[Any]:
     from kubernetes import client
 
-    items = client.CoreV1Api(kube).list_namespaced_pod(namespace, label_selector=selector).items
+    items: list[Any] = client.CoreV1Api(kube).list_namespaced_pod(
+        namespace, label_selector=selector).items
     return [p for p in items if not p.metadata.deletion_timestamp and any(
         c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
 
