@@ -289,17 +289,21 @@ def yaml_server(kubeconfig: Path) -> str:
     return str(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
 
 
+def _tasks(layout: config.Layout) -> set[str]:
+    return set(_ctr(layout, "tasks", "ls", "-q", check=False).stdout.split())
+
+
 def _kill_containers(layout: config.Layout) -> None:
-    """Kill every container of the node through containerd, so their shims exit too."""
-    listed = _ctr(layout, "tasks", "ls", "-q", check=False)
-    for task in listed.stdout.split():
+    """Kill every container of the node through containerd, so their shims exit too (the
+    CRI plugin deletes a task once it has exited; we delete the ones it has not yet)."""
+    killed = _tasks(layout)
+    for task in killed:
         _ctr(layout, "tasks", "kill", "--signal", "SIGKILL", task, check=False)
     deadline = time.monotonic() + 15
-    for task in listed.stdout.split():
-        while time.monotonic() < deadline:
-            if _ctr(layout, "tasks", "delete", task, check=False).returncode == 0:
-                break
-            time.sleep(0.2)
+    while (left := killed & _tasks(layout)) and time.monotonic() < deadline:
+        for task in left:
+            _ctr(layout, "tasks", "delete", task, check=False)
+        time.sleep(0.1)
 
 
 def _kill_leftover_shims(layout: config.Layout) -> None:

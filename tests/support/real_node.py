@@ -1,5 +1,5 @@
 """Helpers for tests that run real pods on the test bed's real node: the example model image
-(built with `modelship build --push` once per session), a busybox image for `helm test`, pull
+(built with `modelship build --push` once per session), a wget image for `helm test`, pull
 secrets for the authenticated registry, and per-pod request counts read from each pod's own
 /metrics (exact, where Prometheus would add scrape delay)."""
 
@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 import requests
+from testbed import base_images
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "sentiment"
 CA = "/etc/ssl/certs/ca-certificates.crt"
-BUSYBOX = "/bin/busybox"  # Debian's busybox-static (scripts/setup)
 NODE_NAME = "node-0"
 PULL_SECRET = "testbed-registry"
 SERVE_PORT = 8080
@@ -68,21 +68,21 @@ def example_image(registry: Any) -> str:
     return str(image)
 
 
-def busybox_image(registry: Any, docker_client: Any) -> str:
-    """A one-file image (Debian's static busybox as /bin/wget) for the chart's `helm test`
-    pod, pushed to the test registry; `repo:tag`."""
-    key = f"busybox@{registry.host}"
+def wget_image(registry: Any, docker_client: Any) -> str:
+    """An image with GNU wget for the chart's `helm test` pod (its documented busybox cannot
+    be pulled here, and Debian's busybox wget lacks --timeout), pushed to the test registry;
+    `repo:tag`. Built FROM the test bed's Debian base with apt over host networking."""
+    key = f"wget@{registry.host}"
     if key in _images:
         return _images[key]
-    repo = f"{registry.host}/it/busybox"
+    repo = f"{registry.host}/it/wget"
     with tempfile.TemporaryDirectory() as tmp:
-        context = Path(tmp)
-        (context / "busybox").write_bytes(Path(BUSYBOX).read_bytes())
-        (context / "busybox").chmod(0o755)
-        (context / "Dockerfile").write_text(
-            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY busybox /bin/wget\n"
-            "COPY busybox /bin/sh\nENV PATH=/bin\nUSER 65534:65534\n")
-        docker_client.images.build(path=str(context), tag=f"{repo}:1", rm=True)
+        (Path(tmp) / "Dockerfile").write_text(
+            f"FROM {base_images.IMAGE}\n"
+            "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends wget"
+            " && rm -rf /var/lib/apt/lists/*\n"
+            "USER 65534:65534\n")
+        docker_client.images.build(path=tmp, tag=f"{repo}:1", rm=True, network_mode="host")
     auth = {"username": registry.user, "password": registry.password}
     for line in docker_client.images.push(repo, tag="1", auth_config=auth, stream=True,
                                           decode=True):

@@ -20,10 +20,10 @@ from tests.support.real_node import (
     NODE_NAME,
     PULL_SECRET,
     SMALL,
-    busybox_image,
     count_answers,
     predict,
     ready_pods,
+    wget_image,
 )
 
 pytestmark = pytest.mark.integration
@@ -79,9 +79,9 @@ def ready_endpoints(kube: Any, namespace: str, service: str) -> set[str]:
 def test_probes_and_helm_test_on_real_pods(tools: Tools, kube: Any, namespace: str,
                                            image: str, registry: Any,
                                            docker_client: Any) -> None:
-    busybox = busybox_image(registry, docker_client)
+    wget = wget_image(registry, docker_client)
     install(tools, RELEASE, namespace, "rolling",
-            real_values(image, test={"image": busybox}))
+            real_values(image, test={"image": wget}))
     pods = release_pods(kube, namespace, 2)
     for pod in pods:
         assert pod.spec.node_name == NODE_NAME
