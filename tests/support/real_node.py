@@ -144,5 +144,20 @@ def predict(url: str, headers: dict[str, str] | None = None) -> None:
     assert answer.json()["label"] in ("positive", "negative")
 
 
+def answering(url: str, headers: dict[str, str] | None = None, timeout: float = 60) -> None:
+    """Wait until a prediction through `url` succeeds: kube-proxy (or the gateway) programs
+    new endpoints a moment after the API shows them ready."""
+    from tests.support.kube import wait_for
+
+    def answers() -> bool:
+        try:
+            predict(url, headers)
+        except (AssertionError, requests.RequestException):
+            return False
+        return True
+
+    wait_for(answers, f"{url} answering", timeout=timeout, interval=0.3)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"

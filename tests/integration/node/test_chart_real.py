@@ -20,9 +20,11 @@ from tests.support.real_node import (
     NODE_NAME,
     PULL_SECRET,
     SMALL,
+    answering,
     count_answers,
     predict,
     ready_pods,
+    served,
     wget_image,
 )
 
@@ -60,8 +62,11 @@ def share_bounds(p: float, n: int, sigmas: float = 3.5) -> tuple[int, int]:
 
 
 def service_url(kube: Any, namespace: str, name: str) -> str:
+    """The Service's ClusterIP URL, once kube-proxy routes it."""
     svc = client.CoreV1Api(kube).read_namespaced_service(name, namespace)
-    return f"http://{svc.spec.cluster_ip}:{svc.spec.ports[0].port}"
+    url = f"http://{svc.spec.cluster_ip}:{svc.spec.ports[0].port}"
+    answering(url)
+    return url
 
 
 def release_pods(kube: Any, namespace: str, count: int) -> list[Any]:
@@ -139,6 +144,14 @@ def test_blue_green_switch_changes_which_pods_answer(tools: Tools, kube: Any, na
     assert answered_by() == {"blue": 0, "green": 30}
 
 
+def ok(url: str) -> bool:
+    try:
+        predict(url)
+    except (AssertionError, requests.RequestException):
+        return False
+    return True
+
+
 def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
     with requests.Session() as session:
         session.trust_env = False
@@ -157,6 +170,9 @@ def test_prometheus_scrapes_the_release_with_track_labels(
     url = service_url(kube, namespace, RELEASE)
     for _ in range(40):
         predict(url)
+    # what the pods themselves counted (40, and the first request that found the route)
+    expected = sum(served(p.status.pod_ip) for p in pods)
+    assert expected >= 40
     names = {p.metadata.name for p in pods}
     selector = f'namespace="{namespace}",job="{RELEASE}-metrics"'
 
@@ -173,9 +189,10 @@ def test_prometheus_scrapes_the_release_with_track_labels(
                                   f'(http_requests_total{{{selector},status="200"}})')
         total = {(s["metric"]["track"], s["metric"]["model_version"]): float(s["value"][1])
                  for s in found}
-        return total if sum(total.values()) == 40 else {}
+        return total if sum(total.values()) == expected else {}
 
-    totals = wait_for(counted, "40 requests counted", timeout=60, interval=1)
+    totals = wait_for(counted, f"Prometheus counting the pods' {expected} requests",
+                      timeout=60, interval=1)
     assert set(totals) <= {("stable", "1.0.0"), ("canary", "1.1.0")}
     assert ("stable", "1.0.0") in totals
 
@@ -201,22 +218,17 @@ def test_httproute_weight_and_header_on_the_gateway(tools: Tools, kube: Any, nam
                    for p in parents for c in p["conditions"])
 
     wait_for(accepted, "the HTTPRoute accepted by the Gateway", timeout=60)
-
-    def routed() -> bool:
-        try:
-            predict(gateway)
-        except (AssertionError, requests.RequestException):
-            return False
-        return True
-
-    wait_for(routed, "the route answering through the gateway", timeout=60, interval=0.5)
+    # Traefik learns each backend's endpoints on its own (throttled to 2 s): both must
+    # answer before counting (the header rule reaches the canary alone)
+    header = {"X-Model-Canary": "always"}
+    answering(gateway, header)
+    wait_for(lambda: all(ok(gateway) for _ in range(10)), "10 answers in a row", timeout=60)
     answered = count_answers(pods, lambda: predict(gateway), REQUESTS)
     canary = sum(n for name, n in answered.items() if tracks[name] == "canary")
     assert sum(answered.values()) == REQUESTS
     low, high = share_bounds(0.30, REQUESTS)
     assert low <= canary <= high, (canary, answered)
 
-    header = {"X-Model-Canary": "always"}
     answered = count_answers(pods, lambda: predict(gateway, header), 20)
     assert {tracks[n] for n, count in answered.items() if count} == {"canary"}, answered
     assert sum(answered.values()) == 20

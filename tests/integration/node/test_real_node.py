@@ -15,6 +15,7 @@ from tests.support.real_node import (
     PULL_SECRET,
     SERVE_PORT,
     SMALL,
+    answering,
     count_answers,
     predict,
     ready_pods,
@@ -58,7 +59,9 @@ def service(name: str, selector: dict[str, str]) -> dict[str, Any]:
 
 
 def cluster_ip_url(kube: Any, namespace: str, name: str) -> str:
+    """The Service's ClusterIP URL, once kube-proxy routes it."""
     ip = client.CoreV1Api(kube).read_namespaced_service(name, namespace).spec.cluster_ip
+    answering(f"http://{ip}:80")
     return f"http://{ip}:80"
 
 
