@@ -16,6 +16,8 @@ GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
 FAKE_TAINT = {"key": MANAGED_ANNOTATION, "value": MANAGED_VALUE, "effect": "NoSchedule"}
 FAKE_TOLERATION = {"key": MANAGED_ANNOTATION, "operator": "Equal", "value": MANAGED_VALUE,
                    "effect": "NoSchedule"}
+# tolerating the taint allows the fake nodes; this keeps a pod off the real node too
+FAKE_NODE_SELECTOR = {"type": "kwok"}
 
 
 @dataclass(frozen=True)

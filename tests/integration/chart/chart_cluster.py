@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from testbed.cluster import nodes
 from tests.support.kube import Tools
 from tests.unit.chart.chart_render import CHART
 
@@ -22,9 +23,8 @@ PROMETHEUS_OPERATOR = ("github.com/prometheus-operator/prometheus-operator", "v0
                        "example/prometheus-operator-crd")
 MONITORING_CRDS = ("monitoring.coreos.com_servicemonitors.yaml",
                    "monitoring.coreos.com_prometheusrules.yaml")
-# the test bed's fake nodes are tainted (pods without this run on its real node)
-FAKE_NODES = {"tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Equal",
-                               "value": "fake", "effect": "NoSchedule"}]}
+# the test bed's fake nodes only: they are tainted, and the real node would pull the images
+FAKE_NODES = {"tolerations": [nodes.FAKE_TOLERATION], "nodeSelector": nodes.FAKE_NODE_SELECTOR}
 
 
 def install(tools: Tools, release: str, namespace: str, scenario: str | None = None,

@@ -27,13 +27,14 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 
 
 def pod(name: str, gpus: int = 0, tolerate_gpu: bool = False) -> dict[str, Any]:
-    """A pod for the fake nodes (it tolerates their taint; its image is never pulled)."""
+    """A pod for the fake nodes only (its image is never pulled)."""
     resources: dict[str, Any] = {"requests": {"cpu": "100m", "memory": "64Mi"}}
     if gpus:
         resources["limits"] = {"nvidia.com/gpu": str(gpus)}
     spec: dict[str, Any] = {"containers": [{"name": "model", "image": "registry.invalid/m:1",
                                             "resources": resources}],
-                            "tolerations": [nodes.FAKE_TOLERATION]}
+                            "tolerations": [nodes.FAKE_TOLERATION],
+                            "nodeSelector": nodes.FAKE_NODE_SELECTOR}
     if tolerate_gpu:
         spec["tolerations"].append(GPU_TOLERATION)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
@@ -175,6 +176,7 @@ def test_a_job_runs_to_completion(kube: Any, namespace: str) -> None:
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
            "spec": {"backoffLimit": 0, "template": {"spec": {
                "restartPolicy": "Never", "tolerations": [nodes.FAKE_TOLERATION],
+               "nodeSelector": nodes.FAKE_NODE_SELECTOR,
                "containers": [{"name": "once", "image": "registry.invalid/once:1"}]}}}}
     batch = client.BatchV1Api(kube)
     batch.create_namespaced_job(namespace, job)
