@@ -89,8 +89,13 @@ def _ping(port: int) -> bool:
         return session.get(f"http://127.0.0.1:{port}/ping", timeout=3).status_code == 200
 
 
+def _ours(current: dict[str, Any]) -> bool:
+    """Our process still runs under the recorded pid (not a recycled one)."""
+    return bool(current) and state.runs(current.get("pid"), current.get("binary", ""))
+
+
 def running(current: dict[str, Any]) -> bool:
-    if not current or not state.alive(current.get("pid")):
+    if not _ours(current):
         return False
     try:
         return _ping(current["ping_port"])
@@ -130,7 +135,7 @@ def up(run_dir: Path, traefik: Path, kubectl: Path, kubeconfig: Path,
         # the Gateway's status shows where its listener is
         "--providers.kubernetesgateway.statusAddress.ip=127.0.0.1",
     ], log, env={"KUBECONFIG": str(kubeconfig)})
-    result = {"pid": pid, "port": port, "ping_port": ping_port}
+    result = {"pid": pid, "port": port, "ping_port": ping_port, "binary": str(traefik)}
     try:
         state.wait_for(lambda: not state.alive(pid) or (
             _ping(ping_port) and _programmed(kubectl, kubeconfig)),
@@ -146,4 +151,5 @@ def up(run_dir: Path, traefik: Path, kubectl: Path, kubeconfig: Path,
 
 
 def down(current: dict[str, Any]) -> None:
-    state.stop(current.get("pid"))
+    if _ours(current):
+        state.stop(current.get("pid"))

@@ -75,8 +75,13 @@ def _ready(port: int) -> bool:
         return session.get(f"http://127.0.0.1:{port}/-/ready", timeout=3).status_code == 200
 
 
+def _ours(current: dict[str, Any]) -> bool:
+    """Our process still runs under the recorded pid (not a recycled one)."""
+    return bool(current) and state.runs(current.get("pid"), current.get("binary", ""))
+
+
 def running(current: dict[str, Any]) -> bool:
-    if not current or not state.alive(current.get("pid")):
+    if not _ours(current):
         return False
     try:
         return _ready(current["port"])
@@ -105,7 +110,7 @@ def up(run_dir: Path, binary: Path, kubeconfig: Path, node_name: str,
         str(binary), f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d",
         "--web.enable-lifecycle", "--log.level=warn"], log)
-    result = {"pid": pid, "port": port}
+    result = {"pid": pid, "port": port, "binary": str(binary)}
     try:
         state.wait_for(lambda: not state.alive(pid) or _ready(port),
                        f"Prometheus (log: {log})", timeout=60)
@@ -119,4 +124,5 @@ def up(run_dir: Path, binary: Path, kubeconfig: Path, node_name: str,
 
 
 def down(current: dict[str, Any]) -> None:
-    state.stop(current.get("pid"))
+    if _ours(current):
+        state.stop(current.get("pid"))

@@ -64,16 +64,6 @@ def _save(run_dir: Path, current: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def _ours(pid: int | None, binary: str) -> bool:
-    if not state.alive(pid):
-        return False
-    try:
-        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].decode()
-    except OSError:
-        return False
-    return argv0 == binary
-
-
 def _owner() -> str:
     try:
         return OWNER.read_text().strip()
@@ -86,7 +76,7 @@ def running(run_dir: Path) -> bool:
     pids, binaries = current.get("pids", {}), current.get("binaries", {})
     if set(pids) != set(PROCESSES) or _owner() != str(run_dir):
         return False
-    if not all(_ours(pids[n], binaries[n]) for n in PROCESSES):
+    if not all(state.runs(pids[n], binaries[n]) for n in PROCESSES):
         return False
     try:
         return _get(f"http://127.0.0.1:{current['ports']['kubelet-healthz']}/healthz").ok
@@ -160,7 +150,7 @@ def _ctr(layout: config.Layout, *args: str, check: bool = True,
 def _api_client(kubeconfig: Path) -> Any:
     from kubernetes import config as kube_config
 
-    return kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+    return kube_config.new_client_from_config(
         config_file=str(kubeconfig))
 
 
@@ -345,9 +335,9 @@ def stop(run_dir: Path, kubeconfig: Path | None = None) -> list[str]:
     layout = _layout(run_dir)
     pids, binaries = current.get("pids", {}), current.get("binaries", {})
     for name in ("coredns", "kube-proxy", "kubelet"):
-        if _ours(pids.get(name), binaries.get(name, "")):
+        if state.runs(pids.get(name), binaries.get(name, "")):
             state.stop(pids[name])
-    if _ours(pids.get("containerd"), binaries.get("containerd", "")):
+    if state.runs(pids.get("containerd"), binaries.get("containerd", "")):
         _kill_containers(layout)
         state.stop(pids["containerd"])
     _kill_leftover_shims(layout)

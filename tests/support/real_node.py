@@ -135,6 +135,17 @@ def count_answers(pods: list[Any], send: Callable[[], None], requests_: int) -> 
     return {p.metadata.name: served(p.status.pod_ip) - before[p.metadata.name] for p in pods}
 
 
+def until_each_answers(pods: list[Any], send: Callable[[], None], limit: int = 300) -> None:
+    """Send requests until every pod has answered one: the API shows endpoints ready a moment
+    before kube-proxy (or the gateway) routes to all of them. Fails after `limit` requests."""
+    before = {p.metadata.name: served(p.status.pod_ip) for p in pods}
+    for _ in range(limit):
+        send()
+        if all(served(p.status.pod_ip) > before[p.metadata.name] for p in pods):
+            return
+    pytest.fail(f"not every pod answered within {limit} requests")
+
+
 def predict(url: str, headers: dict[str, str] | None = None) -> None:
     """One prediction on a fresh connection (kube-proxy and Traefik balance connections)."""
     with _session() as session:

@@ -25,6 +25,7 @@ from tests.support.real_node import (
     predict,
     ready_pods,
     served,
+    until_each_answers,
     wget_image,
 )
 
@@ -110,10 +111,12 @@ def test_replicas_mode_split_is_measured(tools: Tools, kube: Any, namespace: str
     wait_for(lambda: ready_endpoints(kube, namespace, RELEASE) == {
         p.status.pod_ip for p in pods}, "4 endpoints")
     url = service_url(kube, namespace, RELEASE)
+    until_each_answers(pods, lambda: predict(url))
     answered = count_answers(pods, lambda: predict(url), REQUESTS)
     tracks = track_of(pods)
     canary = sum(n for name, n in answered.items() if tracks[name] == "canary")
     assert sum(answered.values()) == REQUESTS
+    print(f"replicas mode, weight 25 (3 + 1 pods): canary answered {canary}/{REQUESTS}")
     low, high = share_bounds(0.25, REQUESTS)
     assert low <= canary <= high, (canary, answered)
 
@@ -223,9 +226,11 @@ def test_httproute_weight_and_header_on_the_gateway(tools: Tools, kube: Any, nam
     header = {"X-Model-Canary": "always"}
     answering(gateway, header)
     wait_for(lambda: all(ok(gateway) for _ in range(10)), "10 answers in a row", timeout=60)
+    until_each_answers(pods, lambda: predict(gateway))
     answered = count_answers(pods, lambda: predict(gateway), REQUESTS)
     canary = sum(n for name, n in answered.items() if tracks[name] == "canary")
     assert sum(answered.values()) == REQUESTS
+    print(f"HTTPRoute weight 30: canary answered {canary}/{REQUESTS}")
     low, high = share_bounds(0.30, REQUESTS)
     assert low <= canary <= high, (canary, answered)
 

@@ -7,10 +7,11 @@ node is started again afterwards, so the tests after this one find the test bed 
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
-import testbed
 from kubernetes import client
 from testbed import node, state
 from testbed.node import host
@@ -19,6 +20,8 @@ from tests.support.kube import wait_for
 from tests.support.real_node import ready_pods
 
 pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def without_docker(tables: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +65,10 @@ def test_down_puts_the_host_back(kube: Any, namespace: str, image: str) -> None:
         problems = node.stop(run, run / "cluster" / "kubeconfig")
         after = host.snapshot([str(node.node_dir(run))])
     finally:
-        testbed.up(("cluster",))  # the node again, for the tests after this one
+        # the node again, for the tests after this one; started by `scripts/testbed up` so
+        # its daemons are not children of this process
+        subprocess.run([str(REPO / "scripts" / "testbed"), "up", "--without", "registry"],
+                       check=True, timeout=300)
     assert problems == []
     before, now = comparable(recorded), comparable(after)
     for key in ("sysctls", "paths", "cgroups", "shared_dirs", "mounts", "iptables"):

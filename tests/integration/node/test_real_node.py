@@ -104,6 +104,7 @@ def test_cluster_ip_spreads_requests_over_the_pods(kube: Any,
     namespace, pods = three_pods
     url = cluster_ip_url(kube, namespace, APP)
     answered = count_answers(pods, lambda: predict(url), 60)
+    print(f"ClusterIP: {sorted(answered.values())} of 60 requests per pod")
     assert sum(answered.values()) == 60
     assert len([n for n in answered.values() if n > 0]) >= 2, answered
 
