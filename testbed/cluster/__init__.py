@@ -130,7 +130,8 @@ def up(run_dir: Path, registry_host: str | None = None) -> dict[str, str]:
     if control_plane.running(run_dir) and _traffic_running(run_dir):
         trust_registry(run_dir, registry_host)
         return env_of(run_dir)
-    binaries = build()
+    # without the traffic parts, only what the control plane runs (and helm, kubectl)
+    binaries = build(None if _with_traffic() else [*control_plane.PROCESSES, "helm", "kubectl"])
     with _locked(run_dir):
         if not control_plane.running(run_dir):
             _stop_traffic(run_dir)
