@@ -251,6 +251,11 @@ def up(run_dir: Path, binaries: dict[str, Path], kubeconfig: Path, pki: certs.Pk
         _ip("addr", "add", f"{config.NODE_IP}/32", "dev", "lo")
         current["lo_address_added"] = True
         _save(run_dir, current)
+    for cidr in config.FAKE_CIDRS:
+        if not _ip("-4", "route", "show", cidr).stdout.strip():
+            _ip("route", "add", "unreachable", cidr)
+            current.setdefault("routes_added", []).append(cidr)
+            _save(run_dir, current)
 
     _start(run_dir, current, "containerd",
            lambda: _ctr(layout, "version", check=False).returncode == 0, timeout=30)
@@ -347,6 +352,8 @@ def stop(run_dir: Path, kubeconfig: Path | None = None) -> list[str]:
         _ip("link", "delete", config.BRIDGE, check=False)
     if current.get("lo_address_added"):
         _ip("addr", "del", f"{config.NODE_IP}/32", "dev", "lo", check=False)
+    for cidr in current.get("routes_added", []):
+        _ip("route", "del", "unreachable", cidr, check=False)
     if "snapshot" in current:
         problems += host.restore(current["snapshot"])
     shutil.rmtree(layout.root, ignore_errors=True)

@@ -21,6 +21,10 @@ NODE_IP = "10.245.255.1"
 POD_SUBNET = "10.245.0.0/24"
 BRIDGE = "msnode0"
 CLUSTER_DOMAIN = "cluster.local"
+# addresses of the fake nodes and their pods (testbed.cluster.nodes, kwok's --cidr): nothing
+# answers there, so the node makes them unreachable rather than let a packet for them leave
+# the machine (a ClusterIP over fake pods, a route to one)
+FAKE_CIDRS = ("10.240.0.0/16", "10.244.0.0/16")
 PAUSE_IMAGE = "modelship-testbed/pause:1"
 CNI_BIN = "/usr/lib/cni"  # Debian's containernetworking-plugins
 

@@ -131,11 +131,24 @@ def iptables_rules(save: str = "iptables-save") -> dict[str, dict[str, list[str]
     return parse_iptables_save(result.stdout) if result.returncode == 0 else {}
 
 
+def routes() -> list[str]:
+    """IPv4 routes and the addresses on `lo`, without Docker's bridges (other tests make
+    and remove Docker networks meanwhile)."""
+    lines = []
+    for argv in (["ip", "-4", "route", "show", "table", "all"],
+                 ["ip", "-o", "addr", "show", "dev", "lo"]):
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        lines += [" ".join(line.split()) for line in result.stdout.splitlines()
+                  if " dev docker" not in line and " dev br-" not in line]
+    return sorted(lines)
+
+
 def snapshot(own_dirs: Iterable[str] = ()) -> dict[str, Any]:
     """Everything `restore` compares against, as JSON-able data; `own_dirs` are the node's
     own directories (their mounts are recorded with the usual places')."""
     return {
         "mounts": sorted(mounts([*MOUNT_DIRS, *own_dirs])),
+        "routes": routes(),
         "sysctls": sysctls(),
         "paths": paths(),
         "cgroups": cgroups(),

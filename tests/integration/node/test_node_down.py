@@ -1,6 +1,7 @@
 """`down` puts the host back: after the real node ran a pod behind a Service (sandbox, veth,
 cgroups, kube-proxy and CNI firewall rules, kubelet's sysctls and fixed paths), stopping it
-leaves iptables, sysctls, mounts, cgroups and kubelet's directories as `up` found them.
+leaves iptables, sysctls, mounts, routes, cgroups and kubelet's directories as `up` found
+them.
 
 The reference is the snapshot `up` took before it changed anything (testbed.node.host). The
 node is started again afterwards, so the tests after this one find the test bed whole."""
@@ -71,5 +72,5 @@ def test_down_puts_the_host_back(kube: Any, namespace: str, image: str) -> None:
                        check=True, timeout=300)
     assert problems == []
     before, now = comparable(recorded), comparable(after)
-    for key in ("sysctls", "paths", "cgroups", "shared_dirs", "mounts", "iptables"):
+    for key in ("sysctls", "paths", "cgroups", "shared_dirs", "mounts", "routes", "iptables"):
         assert now[key] == before[key], key
