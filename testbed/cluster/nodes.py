@@ -19,6 +19,9 @@ class NodeSpec:
     cpu: str = "4"
     memory: str = "16Gi"
     pods: str = "110"
+    # a real kubelet reports its disk; without it the scheduler refuses any pod that requests
+    # ephemeral-storage (the chart's model cache does)
+    ephemeral_storage: str = "100Gi"
     gpus: int = 0
     ip: str = ""  # InternalIP, the host IP of its pods; nothing listens there
 
@@ -29,7 +32,8 @@ class NodeSpec:
             "kubernetes.io/arch": "amd64",
             "type": "kwok",
         }
-        resources = {"cpu": self.cpu, "memory": self.memory, "pods": self.pods}
+        resources = {"cpu": self.cpu, "memory": self.memory, "pods": self.pods,
+                     "ephemeral-storage": self.ephemeral_storage}
         spec: dict[str, Any] = {}
         if self.gpus:
             labels.update({GPU_PRODUCT_LABEL: GPU_PRODUCT, "nvidia.com/gpu.present": "true",
