@@ -534,6 +534,7 @@ def test_helm_test_hook_calls_health(render: Render) -> None:
     assert pod["spec"]["restartPolicy"] == "Never"
     # pinned: a tag may move, the digest (of the multi-arch index) may not
     assert re.fullmatch(r"busybox:[0-9.]+@sha256:[0-9a-f]{64}", container["image"])
+    assert container["resources"]["requests"]["ephemeral-storage"] == "16Mi"
 
 
 class StrictLoader(yaml.SafeLoader):
