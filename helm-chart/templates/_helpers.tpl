@@ -187,6 +187,15 @@ modelship-serving.bytes: a quantity as the schema allows for sizes ("10Gi", "1.5
 {{- end }}
 
 {{/*
+modelship-serving.tmpSizeLimit: tmpVolume.sizeLimit, "" when unset. `helm upgrade
+--reuse-values` of a release made by chart 0.1.0 keeps that chart's values, which have no
+tmpVolume: then /tmp has no limit, as before.
+*/}}
+{{- define "modelship-serving.tmpSizeLimit" -}}
+{{- (.Values.tmpVolume | default dict).sizeLimit | default "" }}
+{{- end }}
+
+{{/*
 modelship-serving.emptyDirRequest: the ephemeral-storage the model container requests, the sum
 of its emptyDir size limits (the model cache when it is an emptyDir, and /tmp), so the scheduler
 reserves the disk they may fill; "" when neither has a limit. "10Gi" + "1Gi" -> "11Gi".
@@ -198,7 +207,7 @@ reserves the disk they may fill; "" when neither has a limit. "10Gi" + "1Gi" -> 
 {{- $sizes = append $sizes .size }}
 {{- end }}
 {{- end }}
-{{- with .Values.tmpVolume.sizeLimit }}
+{{- with include "modelship-serving.tmpSizeLimit" . }}
 {{- $sizes = append $sizes . }}
 {{- end }}
 {{- $total := 0 }}

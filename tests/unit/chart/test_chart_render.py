@@ -333,6 +333,8 @@ def test_model_cache_pvc(render: Render) -> None:
                  id="unlimited-cache"),
     pytest.param({"modelCache": {"size": None}, "tmpVolume": {"sizeLimit": None}}, None, {}, {},
                  id="no-limits-no-request"),
+    pytest.param({"tmpVolume": None}, "10Gi", {"sizeLimit": "10Gi"}, {},
+                 id="values-of-chart-0.1.0-reused"),  # upgrade --reuse-values: no tmpVolume
     pytest.param({"resources": {"requests": {"ephemeral-storage": "30Gi"}}}, "30Gi",
                  {"sizeLimit": "10Gi"}, {"sizeLimit": "1Gi"}, id="set-by-the-user"),
 ])
