@@ -32,8 +32,7 @@ class NodeSpec:
             "kubernetes.io/arch": "amd64",
             "type": "kwok",
         }
-        resources = {"cpu": self.cpu, "memory": self.memory, "pods": self.pods,
-                     "ephemeral-storage": self.ephemeral_storage}
+        resources = {"cpu": self.cpu, "memory": self.memory, "pods": self.pods}
         spec: dict[str, Any] = {}
         if self.gpus:
             labels.update({GPU_PRODUCT_LABEL: GPU_PRODUCT, "nvidia.com/gpu.present": "true",
@@ -51,10 +50,14 @@ class NodeSpec:
             },
             "spec": spec,
             # kept on create; kwok's node-ready stage preserves it
-            "status": {"capacity": resources, "allocatable": dict(resources),
+            "status": {"capacity": self._with_disk(resources),
+                       "allocatable": self._with_disk(resources),
                        "addresses": [{"type": "InternalIP", "address": self.ip},
                                      {"type": "Hostname", "address": self.name}]},
         }
+
+    def _with_disk(self, resources: dict[str, str]) -> dict[str, str]:
+        return {**resources, "ephemeral-storage": self.ephemeral_storage}
 
 
 NODES = (
