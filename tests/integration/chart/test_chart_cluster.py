@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+from testbed.cluster.kwok_config import MANAGED_ANNOTATION
 from tests.integration.chart.chart_cluster import install
 from tests.support.kube import Tools, wait_for
 from tests.unit.chart.chart_render import CHART, SCENARIOS
@@ -229,9 +230,13 @@ def test_the_scheduler_reserves_the_model_cache_disk(tools: Tools, kube: Any,
     """The ephemeral-storage request (the emptyDir limits summed) is what the scheduler places
     by: a cache larger than any node's disk leaves the pod Pending rather than filling a
     node's disk at run time; the default size is placed and becomes Ready."""
+    # the fake nodes (100Gi of disk each), whether or not they are tainted and a real node runs
+    fake_nodes = {"key": MANAGED_ANNOTATION, "operator": "Exists", "effect": "NoSchedule"}
     tools.helm("install", RELEASE, str(CHART), "--namespace", namespace,  # no --wait
                "--set", "stable.replicas=1", "--set", "resources.requests.cpu=10m",
-               "--set", "resources.requests.memory=16Mi", "--set", "modelCache.size=1Pi")
+               "--set", "resources.requests.memory=16Mi", "--set", "modelCache.size=1Pi",
+               "--set-json", f"tolerations={json.dumps([fake_nodes])}",
+               "--set", "nodeSelector.type=kwok")
     (stable,) = client.AppsV1Api(kube).list_namespaced_deployment(namespace).items
     requests = stable.spec.template.spec.containers[0].resources.requests
     assert requests["ephemeral-storage"] == f"{2**20 + 1}Gi"  # 1Pi of cache + 1Gi of /tmp
