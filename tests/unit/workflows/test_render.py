@@ -215,3 +215,19 @@ def test_missing_template_values_fail_loudly(tmp_path: Path):
     (tmp_path / "x.j2").write_text("{= nothing_here =}")
     with pytest.raises(jinja2.UndefinedError):
         render.environment(tmp_path).get_template("x.j2").render({})
+
+
+@pytest.mark.parametrize("registry", ["ghcr.io", "registry.example.com"])
+def test_release_steps_can_read_the_registry(registry: str):
+    """deploy by tag and rollback by version look the image up in the registry (found when the
+    rollback workflow ran against the release engine under act: HTTP 401 without them)."""
+    rendered = workflows(make(registry=registry))
+    for name, text in rendered.items():
+        wf = load(text)
+        for job_id, job in wf["jobs"].items():
+            for step in job.get("steps", []):
+                command = (step.get("with") or {}).get("command")
+                if command in ("deploy", "rollback"):
+                    assert step["with"].get("registry-password"), f"{name}:{job_id}"
+                    if registry == "ghcr.io":
+                        assert job["permissions"]["packages"] == "read", f"{name}:{job_id}"
