@@ -31,6 +31,8 @@ RUN python3 -m venv /opt/modelship \
 COPY --from=tools /tools/helm /tools/kubectl /usr/local/bin/
 COPY helm-chart /opt/modelship/helm-chart
 COPY src/modelship /opt/modelship/src/modelship
+# src/modelship/workflows/templates links to ../../../workflow-templates: the same layout here
+COPY workflow-templates /opt/modelship/workflow-templates
 COPY entrypoint.py /opt/modelship/entrypoint.py
 ENV MODELSHIP_CHART=/opt/modelship/helm-chart
 ENTRYPOINT ["/opt/modelship/bin/python", "/opt/modelship/entrypoint.py"]

@@ -18,6 +18,8 @@ Module map (one job each):
                  smoke
     release/     the release engine (in progress): deploy, promote, abort, rollback, status;
                  analysis/ judges each step
+    action       the GitHub Action's runtime: inputs -> arguments, kubeconfig file, masking
+    workflows/   `modelship init`: options, pins, render workflow-templates/ with Jinja2
 """
 
 __version__ = "0.1.0"

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "modelship.doctor",
     "build": "modelship.image.command",
     "gate": "modelship.gate.command",
+    "init": "modelship.workflows.command",
 }
 
 

@@ -38,7 +38,8 @@ def act(action_image: str, tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("act")
 
     def run(workflow: Path, event: str, payload: str, *, secrets: dict[str, str] | None = None,
-            variables: dict[str, str] | None = None, timeout: float = 600) -> ActRun:
+            variables: dict[str, str] | None = None, timeout: float = 600,
+            cwd: Path = REPO, extra: list[str] | None = None) -> ActRun:
         event_file = home / f"{event}-{time.monotonic_ns()}.json"
         event_file.write_text(payload)
         argv = [binary, event, "-W", str(workflow), "-e", str(event_file),
@@ -47,8 +48,9 @@ def act(action_image: str, tmp_path_factory: pytest.TempPathFactory):
             argv += ["-s", f"{key}={value}"]
         for key, value in (variables or {}).items():
             argv += ["--var", f"{key}={value}"]
+        argv += extra or []
         started = time.monotonic()
-        proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, env={"HOME": str(home),
                                                              "PATH": "/usr/bin:/bin"})
         return ActRun(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)

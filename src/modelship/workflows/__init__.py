@@ -1,0 +1,1 @@
+"""Workflow templates and `modelship init`: render the repository's GitHub workflows."""

@@ -1,0 +1,101 @@
+"""What `modelship init` renders with, validated: every value that reaches a template is
+checked against a strict grammar here, so no flag can smuggle YAML or a `${{ }}` expression
+into a workflow."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from modelship.errors import UsageError
+from modelship.image import tags
+from modelship.workflows.pins import ActionRef
+
+STRATEGIES = ("canary", "blue-green", "rolling")
+CLUSTER_AUTH = ("kubeconfig", "eks", "gke", "aks")
+DEFAULT_REGISTRY = "ghcr.io"
+
+_REGISTRY = re.compile(r"^(?:localhost|[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)+"
+                       r"|[a-z0-9]+(?:-+[a-z0-9]+)*)(?::[0-9]{1,5})?$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+MAX_LABELS = 10
+
+
+@dataclass(frozen=True)
+class Options:
+    registry: str  # host[:port], e.g. ghcr.io
+    image: str  # repository path in that registry, e.g. team/sentiment
+    model_name: str
+    strategy: str
+    cluster_auth: str
+    gpu_runner: tuple[str, ...]  # runner labels for the build + smoke-test job; () = hosted
+    action: ActionRef
+    default_branch: str = "main"
+    versioning: bool = False
+
+    @property
+    def repository(self) -> str:
+        return f"{self.registry}/{self.image}"
+
+
+def registry(value: str) -> str:
+    value = value.strip().lower()
+    if value.startswith(("http://", "https://")) or "/" in value:
+        msg = (f"--registry: '{value}' is not a registry host; expected HOST[:PORT] such as "
+               "ghcr.io or registry.example.com:5000 (the image path goes in --image)")
+        raise UsageError(msg)
+    if not _REGISTRY.match(value) or not ("." in value or ":" in value or value == "localhost"):
+        msg = (f"--registry: '{value}' is not a registry host; expected HOST[:PORT] with a dot "
+               "or a port (ghcr.io, docker.io, registry.example.com:5000, localhost:5000)")
+        raise UsageError(msg)
+    return value
+
+
+def image(value: str, registry_host: str) -> str:
+    value = value.strip().strip("/")
+    if not value or ":" in value or "@" in value or not tags.valid_repository(
+            f"{registry_host}/{value}"):
+        hint = tags.suggest_repository(value) if value else None
+        msg = (f"--image: '{value}' is not an image name; expected lowercase path components "
+               "joined by '/' (e.g. team/sentiment), no tag or digest")
+        raise UsageError(msg, hint=f"did you mean '{hint}'?" if hint and hint != value else None)
+    return value
+
+
+def choice(value: str, choices: tuple[str, ...], flag: str) -> str:
+    value = value.strip().lower()
+    if value not in choices:
+        msg = f"{flag}: '{value}' is not one of {', '.join(choices)}"
+        raise UsageError(msg)
+    return value
+
+
+def runner_labels(value: str | None) -> tuple[str, ...]:
+    """`self-hosted,linux,gpu` -> ("self-hosted", "linux", "gpu"); "" or None -> ()."""
+    if not value or not value.strip():
+        return ()
+    labels = tuple(part.strip() for part in value.split(",") if part.strip())
+    bad = [label for label in labels if not _LABEL.match(label)]
+    if bad or len(labels) > MAX_LABELS:
+        msg = (f"--gpu-runner: '{value}' is not a list of runner labels; expected up to "
+               f"{MAX_LABELS} comma-separated labels of letters, digits, '.', '_' and '-' "
+               "(e.g. self-hosted,linux,gpu)")
+        raise UsageError(msg)
+    return labels
+
+
+def branch(value: str) -> str:
+    value = value.strip()
+    if not _BRANCH.match(value) or ".." in value or value.endswith((".lock", "/")):
+        msg = f"default branch '{value}' is not a plain branch name"
+        raise UsageError(msg)
+    return value
+
+
+def model_name(value: str) -> str:
+    name = tags.repository_component(value)
+    if not name:
+        msg = f"model name '{value}' has no letters or digits to name a release with"
+        raise UsageError(msg)
+    return name[:53]  # a Helm release name is at most 53 characters

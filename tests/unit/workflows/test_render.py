@@ -1,0 +1,233 @@
+"""The rendered workflows: conventions (pinning, permissions, timeouts, concurrency, no
+expressions in scripts) for every template and several option sets, and what each template
+must do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.unit.workflows.conventions import load, steps, violations
+
+from modelship.workflows import options, pins, render
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+KNOWN_CATEGORIES = {"Continuous integration", "Deployment", "Automation", "Helm", "Kubernetes",
+                    "Python", "Dockerfile"}
+
+OPTION_SETS = [
+    pytest.param(dict(registry="ghcr.io", strategy="canary", cluster_auth="kubeconfig",
+                      gpu_runner=()), id="ghcr-canary-kubeconfig"),
+    pytest.param(dict(registry="registry.example.com:5000", strategy="blue-green",
+                      cluster_auth="eks", gpu_runner=("self-hosted", "linux", "gpu")),
+                 id="private-bluegreen-eks-gpu"),
+    pytest.param(dict(registry="ghcr.io", strategy="rolling", cluster_auth="gke",
+                      gpu_runner=("gpu-a10",)), id="ghcr-rolling-gke-gpu"),
+    pytest.param(dict(registry="docker.io", strategy="canary", cluster_auth="aks",
+                      gpu_runner=(), versioning=True), id="dockerhub-canary-aks-versioning"),
+]
+
+
+def make(**overrides: object) -> options.Options:
+    values: dict[str, object] = dict(
+        registry="ghcr.io", image="acme/sentiment", model_name="sentiment", strategy="canary",
+        cluster_auth="kubeconfig", gpu_runner=(),
+        action=pins.parse_action(f"acme/modelship@{SHA}"), versioning=True)
+    values.update(overrides)
+    return options.Options(**values)  # type: ignore[arg-type]
+
+
+def workflows(o: options.Options) -> dict[str, str]:
+    return {k: v for k, v in render.render(o).items() if k.endswith(".yml")}
+
+
+@pytest.mark.parametrize("overrides", OPTION_SETS)
+def test_every_workflow_keeps_the_conventions(overrides: dict[str, object]):
+    rendered = workflows(make(**overrides))
+    assert len(rendered) >= 5
+    problems = [p for name, text in rendered.items() for p in violations(name, text)]
+    assert problems == []
+
+
+def test_the_convention_checks_catch_violations():
+    bad = """\
+name: x
+on: push
+permissions: write-all
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    environment: production
+    permissions: {id-token: write}
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+    found = "\n".join(violations("bad.yml", bad))
+    for expected in ("open with a comment", "contents: read", "no timeout-minutes",
+                     "cancel-in-progress", "id-token", "not pinned", "persist-credentials",
+                     "expression inside run"):
+        assert expected in found
+
+
+def test_pins_are_full_shas_and_one_version_per_action():
+    for pin in pins.THIRD_PARTY.values():
+        assert len(pin.sha) == 40
+        assert int(pin.sha, 16) >= 0
+        assert pin.version.startswith("v")
+    text = "\n".join(workflows(make(cluster_auth="eks")).values())
+    import re
+    refs: dict[str, set[str]] = {}
+    for repo, sha in re.findall(r"uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40})", text):
+        refs.setdefault(repo, set()).add(sha)
+    assert refs["actions/checkout"] == {pins.CHECKOUT.sha}
+    assert all(len(shas) == 1 for shas in refs.values())
+
+
+def test_ci_gives_pull_requests_no_secrets_and_no_push():
+    wf = load(workflows(make(registry="registry.example.com"))["modelship-ci.yml"])
+    assert "pull_request" in wf["on"]
+    assert "pull_request_target" not in wf["on"]
+    pr_steps = [s for _, s in steps(wf) if s.get("if") == "github.event_name == 'pull_request'"]
+    assert pr_steps
+    for step in pr_steps:
+        text = json.dumps(step)
+        assert "secrets." not in text
+        assert "--push" not in text
+    push = [s for _, s in steps(wf) if "--push" in json.dumps(s)]
+    assert push
+    assert all(s["if"] == "github.event_name == 'push'" for s in push)
+
+
+def test_cd_goes_gate_build_staging_then_approved_production():
+    wf = load(workflows(make(strategy="blue-green"))["modelship-cd.yml"])
+    jobs = wf["jobs"]
+    assert wf["on"]["push"]["branches"] == ["main"]
+    assert jobs["build"]["needs"] == "gate"
+    assert jobs["staging"]["environment"] == "staging"
+    assert jobs["production"]["environment"] == "production"
+    assert "staging" in jobs["production"]["needs"]
+    for env in ("staging", "production"):
+        deploy = next(s for s in jobs[env]["steps"] if s.get("id") == "deploy")
+        assert deploy["with"]["command"] == "deploy"
+        assert deploy["with"]["environment"] == env
+        assert deploy["with"]["strategy"] == "blue-green"
+        assert deploy["with"]["image"] == "${{ needs.build.outputs.image }}"
+    assert jobs["version"]["uses"] == "./.github/workflows/modelship-versioning.yml"
+    assert "version" not in load(workflows(make(versioning=False))["modelship-cd.yml"])["jobs"]
+
+
+@pytest.mark.parametrize("auth", options.CLUSTER_AUTH)
+def test_id_token_write_only_on_jobs_that_log_in_to_a_cloud(auth: str):
+    rendered = workflows(make(cluster_auth=auth))
+    for name, text in rendered.items():
+        for job_id, job in load(text)["jobs"].items():
+            grants = job.get("permissions") or {}
+            cluster = any(s.get("with", {}).get("command") in ("deploy", "rollback", "status")
+                          for s in job.get("steps", []))
+            assert (grants.get("id-token") == "write") == (auth != "kubeconfig" and cluster), \
+                f"{name}:{job_id}"
+
+
+def test_gpu_labels_go_to_the_build_job_only():
+    wf = load(workflows(make(gpu_runner=("self-hosted", "gpu")))["modelship-cd.yml"])
+    assert wf["jobs"]["build"]["runs-on"] == ["self-hosted", "gpu"]
+    assert wf["jobs"]["gate"]["runs-on"] == "ubuntu-latest"
+    assert wf["jobs"]["staging"]["runs-on"] == "ubuntu-latest"
+
+
+def test_rollback_takes_the_tag_or_the_dispatch_input_as_one_action_input():
+    wf = load(workflows(make())["modelship-rollback.yml"])
+    assert wf["on"]["push"]["tags"] == ["rollback-v*"]
+    assert wf["on"]["workflow_dispatch"]["inputs"]["version"]["required"] is True
+    step = next(s for _, s in steps(wf) if s.get("id") == "rollback")
+    assert step["with"]["to"] == "${{ inputs.version || github.ref_name }}"
+    assert not any("run" in s for _, s in steps(wf))
+
+
+def test_release_builds_only_a_missing_image_and_rolls_back_older_versions():
+    wf = load(workflows(make())["modelship-release.yml"])
+    assert wf["on"]["push"]["tags"] == ["v*"]
+    jobs = wf["jobs"]
+    assert jobs["gate"]["if"] == "needs.version.outputs.image-exists != 'true'"
+    assert jobs["build"]["needs"] == ["version", "gate"]
+    release = {s.get("id"): s for s in jobs["production"]["steps"]}
+    assert release["rollback"]["if"] == "steps.decide.outputs.mode == 'rollback'"
+    assert release["deploy"]["if"] == "steps.decide.outputs.mode == 'deploy'"
+    assert release["deploy"]["with"]["image"] == (
+        "ghcr.io/acme/sentiment:${{ needs.version.outputs.version }}")
+
+
+def test_reusable_pipeline_is_workflow_call_with_environment_inputs():
+    wf = load(workflows(make(registry="registry.example.com"))["modelship-pipeline.yml"])
+    call = wf["on"]["workflow_call"]
+    assert {"strategy", "staging-environment", "production-environment"} <= set(call["inputs"])
+    assert {"REGISTRY_USERNAME", "REGISTRY_PASSWORD", "KUBECONFIG"} <= set(call["secrets"])
+    assert wf["jobs"]["production"]["environment"] == "${{ inputs.production-environment }}"
+
+
+def test_starter_config_is_valid_modelship_config(tmp_path: Path):
+    from modelship import config
+
+    text = render.render(make(registry="registry.example.com:5000", strategy="rolling"))[
+        "modelship.yaml"]
+    (tmp_path / "modelship.yaml").write_text(text)
+    cfg = config.load(tmp_path / "modelship.yaml")
+    assert cfg.raw("image.repository") == "registry.example.com:5000/acme/sentiment"
+    assert cfg.raw("deploy.strategy") == "rolling"
+    assert cfg.raw("model.name") == "sentiment"
+
+
+def test_every_template_has_github_properties():
+    directory = render.templates_dir()
+    for template in [*render.WORKFLOWS, render.VERSIONING]:
+        stem = template.template.removesuffix(".yml.j2")
+        props = json.loads((directory / f"{stem}.properties.json").read_text())
+        assert {"name", "description", "iconName", "categories"} <= set(props), stem
+        # names GitHub's template chooser knows (actions/starter-workflows' categories)
+        assert set(props["categories"]) <= KNOWN_CATEGORIES, stem
+        assert props["iconName"].startswith("octicon ")
+
+
+@pytest.mark.parametrize(
+    ("flag", "call"),
+    [
+        pytest.param("--registry", lambda: options.registry("ghcr.io\non: push"), id="newline"),
+        pytest.param("--registry", lambda: options.registry("${{ github.token }}"), id="expr"),
+        pytest.param("--image", lambda: options.image("a/b: ${{ x }}", "ghcr.io"), id="image"),
+        pytest.param("--image", lambda: options.image("team/m:latest", "ghcr.io"), id="tag"),
+        pytest.param("--gpu-runner", lambda: options.runner_labels("gpu, ${{ x }}"), id="label"),
+        pytest.param("--action", lambda: pins.parse_action("acme/modelship@v1"), id="tag-ref"),
+        pytest.param("--action", lambda: pins.parse_action(f"a/b@{SHA}\n  run: x"), id="nl"),
+    ],
+)
+def test_values_that_could_inject_yaml_or_expressions_are_refused(flag: str, call):
+    from modelship.errors import UsageError
+
+    with pytest.raises(UsageError, match=flag):
+        call()
+
+
+def test_missing_template_values_fail_loudly(tmp_path: Path):
+    import jinja2
+
+    (tmp_path / "x.j2").write_text("{= nothing_here =}")
+    with pytest.raises(jinja2.UndefinedError):
+        render.environment(tmp_path).get_template("x.j2").render({})
+
+
+@pytest.mark.parametrize("registry", ["ghcr.io", "registry.example.com"])
+def test_release_steps_can_read_the_registry(registry: str):
+    """deploy by tag and rollback by version look the image up in the registry (found when the
+    rollback workflow ran against the release engine under act: HTTP 401 without them)."""
+    rendered = workflows(make(registry=registry))
+    for name, text in rendered.items():
+        wf = load(text)
+        for job_id, job in wf["jobs"].items():
+            for step in job.get("steps", []):
+                command = (step.get("with") or {}).get("command")
+                if command in ("deploy", "rollback"):
+                    assert step["with"].get("registry-password"), f"{name}:{job_id}"
+                    if registry == "ghcr.io":
+                        assert job["permissions"]["packages"] == "read", f"{name}:{job_id}"
