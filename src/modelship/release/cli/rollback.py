@@ -1,0 +1,25 @@
+"""`modelship rollback --to X`: a version, tag, revision or digest straight back to 100%."""
+
+from __future__ import annotations
+
+import argparse
+
+from modelship.config import Config
+from modelship.outcome import Outcome
+
+HELP = "put a previous version back at 100% (a selector switch when its colour is warm)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from modelship.release import commands
+
+    commands.add_common(parser)
+    parser.add_argument("--to", required=True, metavar="X",
+                        help="a version (1.2.3 or v1.2.3), a tag naming one (rollback-v1.2.3), "
+                             "a Helm revision number or a digest")
+
+
+def run(args: argparse.Namespace, cfg: Config) -> Outcome:
+    from modelship.release import commands
+
+    return commands.rollback(args, cfg)
