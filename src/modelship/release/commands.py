@@ -448,7 +448,7 @@ def _rollback_target(sess: Session, cfg: Config, state: live_state.ReleaseState,
         return entry.track
     known = history.known_versions(state.history)
     listed = ", ".join(known) if known else "none"
-    if wanted.strip().isdigit():
+    if wanted.strip().isdigit() and len(wanted.strip()) < 12:
         revisions = ", ".join(str(e.revision) for e in state.history) or "none"
         raise UsageError(f"--to {wanted}: no revision {wanted} of {sess.settings.release} "
                          f"(revisions: {revisions}; versions: {listed})")

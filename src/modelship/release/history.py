@@ -132,7 +132,7 @@ def find(history: Sequence[Entry], wanted: str) -> Entry | None:
     (rollback-v1.2.3), a revision number or a digest (sha256:..., or 12+ hex digits)."""
     good = [e for e in history if e.track is not None and e.status != "failed"]
     text = wanted.strip()
-    if text.isdigit():
+    if text.isdigit() and len(text) < 12:  # longer: the start of a digest
         number = int(text)
         return next((e for e in history if e.revision == number and e.track), None)
     match = _DIGEST.match(text.lower())

@@ -9,6 +9,7 @@ take-over safe when two commands race for it.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -24,6 +25,13 @@ from modelship.release import kube
 
 LEASE_SECONDS = 30  # a holder that stops renewing loses the lock after this
 RENEW_EVERY = 10.0
+# shorter leases for tests of the take-over (a killed holder); renewal keeps pace at 1/3
+LEASE_SECONDS_VARIABLE = "MODELSHIP_LEASE_SECONDS"
+
+
+def lease_seconds() -> int:
+    text = os.environ.get(LEASE_SECONDS_VARIABLE, "")
+    return int(text) if text.isdigit() and int(text) >= 3 else LEASE_SECONDS
 
 
 def lease_name(release: str) -> str:
@@ -64,14 +72,14 @@ def _holder(lease: Any) -> Holder:
 
 class Lock:
     def __init__(self, api: Any, namespace: str, release: str, who: str, *,
-                 seconds: int = LEASE_SECONDS, renew_every: float = RENEW_EVERY) -> None:
+                 seconds: int | None = None, renew_every: float | None = None) -> None:
         self.api = api
         self.namespace = namespace
         self.name = lease_name(release)
         # unique per command, so a retried workflow run does not think it holds the lock
         self.identity = f"{who} #{uuid.uuid4().hex[:8]}"
-        self.seconds = seconds
-        self.renew_every = renew_every
+        self.seconds = seconds or lease_seconds()
+        self.renew_every = renew_every or min(RENEW_EVERY, self.seconds / 3)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
