@@ -271,7 +271,11 @@ class Runner:
             restore = plans.Plan("blue-green", (Step("abort", 0, (before,)),))
         try:
             if restore is not None and not restore.empty:
-                self.record = replace(self.record, action="abort")
+                back = restore.steps[0].applies[-1].serving
+                self.record = replace(self.record, action="abort",
+                                      version=back.version if back else None,
+                                      image=back.image if back else None,
+                                      digest=back.digest if back else None)
                 for desired in restore.steps[0].applies:
                     self.apply(desired, "abort")
                     result.final = desired

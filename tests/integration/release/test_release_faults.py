@@ -8,6 +8,7 @@ the (named) stand-in for the API server stopping. Everything behind it is real.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import threading
@@ -49,10 +50,8 @@ class TcpProxy:
             self._server = None
         with self._lock:
             for conn in self._conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 conn.close()
             self._conns.clear()
 
