@@ -249,7 +249,8 @@ def deploy(args: argparse.Namespace, cfg: Config) -> Outcome:
             sess.settings = chosen
             record = replace(record, strategy=strategy)
         plan = _deploy_plan(sess, state, new, args.pause_at)
-        runner = Runner(chosen, sess.helm, sess.api, analysis, record)
+        runner = Runner(chosen, sess.helm, sess.api, analysis, record,
+                        restore_extra=state.extra if state.deployed is not None else None)
         on_failure = None
         if state.deployed is not None and (current is None or strategy == "rolling"
                                            or current.strategy != strategy):

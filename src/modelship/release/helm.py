@@ -131,6 +131,9 @@ class Helm:
         try:
             args = ["upgrade", "--install", release, str(chart_path()), "--values", f.name,
                     "--create-namespace", "--history-max", str(HISTORY_MAX),
+                    # objects a failed upgrade created would be orphaned: the next upgrade
+                    # diffs against the last deployed revision, which never had them
+                    "--cleanup-on-fail",
                     "--description", description, "--timeout", f"{int(timeout)}s"]
             if wait:
                 args.append("--wait")

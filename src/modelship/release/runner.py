@@ -61,15 +61,20 @@ class RunResult:
 class Runner:
     def __init__(self, settings: ReleaseSettings, helm: Helm, api: Any, analysis: Analysis,
                  record: Record, extra: dict[str, Any] | None = None,
-                 progress_every: float = 5.0) -> None:
+                 progress_every: float = 5.0,
+                 restore_extra: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.helm = helm
         self.api = api
         self.analysis = analysis
         self.record = record  # version, digest, git sha, ... of this command; step set per apply
         self.extra = dict(settings.values if extra is None else extra)
+        # chart values are shared by all tracks: putting production back also puts back the
+        # values it ran with (the last deployed revision's), not this command's new ones
+        self.restore_extra = restore_extra
         self.progress_every = progress_every
         self.started = time.time()
+        self.seen_problems: list[live_state.PodProblem] = []
 
     # -- one apply ----------------------------------------------------------------------------
     def apply(self, desired: Desired, step: str, *, paused: bool = False,
@@ -91,10 +96,15 @@ class Runner:
         progress = console.Progress(f"{step}: helm upgrade --wait ({_describe(desired)})",
                                     every=self.progress_every)
         worker.start()
+        self.seen_problems = []
+        checked = 0.0
         while worker.is_alive():
             worker.join(timeout=1.0)
             if worker.is_alive():
                 progress.tick(self._readiness())
+                if time.monotonic() - checked > 2:  # kept: a failed upgrade cleans its pods up
+                    checked = time.monotonic()
+                    self.seen_problems = self._problems() or self.seen_problems
         if failure:
             progress.done("failed")
             raise failure[0]
@@ -188,7 +198,7 @@ class Runner:
                 result.final = current
                 return result
             except HelmError as e:
-                problems = self._problems()
+                problems = self._problems() or self.seen_problems
                 evidence = {"problems": [p.line() for p in problems]}
                 result.steps.append(self._result(step, "failed", begun, evidence, e.message))
                 result.problems = problems
@@ -276,6 +286,8 @@ class Runner:
                                       version=back.version if back else None,
                                       image=back.image if back else None,
                                       digest=back.digest if back else None)
+                if self.restore_extra is not None:
+                    self.extra = dict(self.restore_extra)
                 for desired in restore.steps[0].applies:
                     self.apply(desired, "abort")
                     result.final = desired
