@@ -316,4 +316,4 @@ def _describe(desired: Desired) -> str:
                 f"idle {idle}")
     if desired.strategy == "canary" and desired.canary is not None:
         return f"stable {v(desired.stable)}, canary {v(desired.canary)} at {desired.weight}%"
-    return f"{desired.strategy} {v(desired.stable)}"
+    return f"stable {v(desired.stable)}"
