@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from modelship import cli, ghactions
+from modelship.errors import EXIT_USAGE
 
 DEFAULT_CONFIG = "modelship.yaml"
 
@@ -37,12 +38,12 @@ def main() -> int:
         os.chdir(workdir)
     except OSError as e:
         ghactions.error(f"input working-directory: cannot enter '{workdir}': {e.strerror}")
-        return 2
+        return EXIT_USAGE
     try:
         argv = arguments()
     except ValueError as e:  # unbalanced quotes in `args`
         ghactions.error(f"input args: {e}; expected arguments as on a command line")
-        return 2
+        return EXIT_USAGE
     return cli.main(argv)
 
 

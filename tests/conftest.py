@@ -3,9 +3,11 @@ registry with auth, Kubernetes control plane) once per session and stop what the
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,31 @@ def tools(cluster_env: dict[str, str]):
     from tests.support.kube import Tools
 
     return Tools.from_cluster_env(cluster_env)
+
+
+@pytest.fixture
+def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+    """Run as inside GitHub Actions: GITHUB_ACTIONS=true, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY
+    are empty files under tmp_path ({"output": ..., "summary": ...}); no secret registered by an
+    earlier test is masked, and none registered here outlives the test."""
+    from modelship import console
+
+    files = {"output": tmp_path / "gh-output", "summary": tmp_path / "gh-summary"}
+    for path in files.values():
+        path.write_text("", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(files["output"]))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(files["summary"]))
+    console.forget_secrets()
+    yield files
+    console.forget_secrets()
+
+
+@pytest.fixture
+def http_server() -> Iterator[Callable[[type[BaseHTTPRequestHandler]], str]]:
+    """Start a real HTTP server on 127.0.0.1 for a handler class: `base_url = http_server(H)`.
+    Every server started is stopped when the test ends (tests/support/http.py)."""
+    from tests.support.http import http_server as serve
+
+    with contextlib.ExitStack() as stack:
+        yield lambda handler: stack.enter_context(serve(handler))

@@ -52,7 +52,7 @@ def _load(name: str) -> ModuleType:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="modelship", description="Ship AI models from GitHub to production.")
     parser.add_argument("--version", action="version", version=f"modelship {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--config", metavar="FILE",
                         help=f"path to the config file (default: {config.DEFAULT_FILE})")
     common.add_argument("--json", action="store_true",
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         command = args.command
         cfg = config.load(args.config)
-        outcome = _load(command).run(args, cfg)
+        outcome: Outcome = _load(command).run(args, cfg)
         _emit(outcome, as_json)
     except ModelshipError as e:
         return _fail(e, command, as_json)

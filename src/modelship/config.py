@@ -222,7 +222,7 @@ def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) 
     """Load the config. `path` None means the default file, which may be absent (an empty config
     with defaults); an explicit path, or `required`, must exist."""
     explicit = path is not None
-    file = Path(path) if explicit else Path(DEFAULT_FILE)
+    file = Path(path) if path is not None else Path(DEFAULT_FILE)
     shown = str(file)
     if not file.is_file():
         if explicit or required:

@@ -20,6 +20,12 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
 
 
+def forget_secrets() -> None:
+    """Forget every registered secret: a fresh start for a new run in the same process (tests,
+    or a program that calls cli.main more than once)."""
+    _secrets.clear()
+
+
 def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, REDACTED)

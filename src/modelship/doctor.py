@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass
 
 from modelship import console, credentials, markdown
 from modelship.config import Config
-from modelship.errors import EXIT_INFRA, EXIT_OK
+from modelship.errors import EXIT_INFRA, EXIT_OK, first_line
+from modelship.image.tags import registry_host
 from modelship.outcome import Outcome
 
 HELP = "check the Docker engine, registry, Kubernetes context, helm and kubectl"
-TIMEOUT = 5.0
+TIMEOUT = 5  # seconds
 
 
 @dataclass
@@ -47,15 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="treat PART as required even if the config does not use it")
 
 
-def registry_host(repository: str) -> str | None:
-    """The registry part of an image repository, like docker's reference parsing:
-    the first component is a registry when it has a dot, a port, or is localhost."""
-    first, sep, _ = repository.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
-
-
 def check_docker() -> Check:
     try:
         import docker
@@ -63,7 +55,7 @@ def check_docker() -> Check:
         with contextlib.closing(docker.from_env(timeout=TIMEOUT)) as client:
             version = client.version()
     except Exception as e:
-        return Check("docker", False, True, f"engine unreachable: {_short(e)}",
+        return Check("docker", False, True, f"engine unreachable: {first_line(e, 160)}",
                      "start the Docker engine (dockerd) or set DOCKER_HOST")
     return Check("docker", True, True,
                  f"engine {version.get('Version')}, API {version.get('ApiVersion')}")
@@ -82,7 +74,7 @@ def check_registry(host: str, required: bool) -> Check:
             answer = client.login(username=user, password=password, registry=host,
                                   reauth=True)
     except Exception as e:
-        return Check("registry", False, required, f"{host}: login refused: {_short(e)}",
+        return Check("registry", False, required, f"{host}: login refused: {first_line(e, 160)}",
                      "check the registry address and credentials")
     return Check("registry", True, required, f"{host}: {answer.get('Status', 'logged in')}")
 
@@ -96,7 +88,7 @@ def check_cluster(required: bool) -> Check:
         with api:
             version = client.VersionApi(api).get_code(_request_timeout=TIMEOUT)
     except Exception as e:
-        return Check("cluster", False, required, f"no reachable context: {_short(e)}",
+        return Check("cluster", False, required, f"no reachable context: {first_line(e, 160)}",
                      "set KUBECONFIG to a kubeconfig whose current context is reachable")
     return Check("cluster", True, required, f"API server {version.git_version}")
 
@@ -109,7 +101,7 @@ def check_tool(name: str, args: list[str], required: bool) -> Check:
         out = subprocess.run([path, *args], capture_output=True, text=True, timeout=TIMEOUT * 2,
                              check=True).stdout.strip()
     except (subprocess.SubprocessError, OSError) as e:
-        return Check(name, False, required, f"{path} does not run: {_short(e)}",
+        return Check(name, False, required, f"{path} does not run: {first_line(e, 160)}",
                      f"reinstall {name}")
     if name == "kubectl":
         try:
@@ -117,11 +109,6 @@ def check_tool(name: str, args: list[str], required: bool) -> Check:
         except (ValueError, KeyError):
             out = out.splitlines()[0] if out else "?"
     return Check(name, True, required, f"{out} ({path})")
-
-
-def _short(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:160] if text else type(error).__name__
 
 
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:

@@ -67,7 +67,8 @@ class InfraError(ModelshipError):
     exit_code = EXIT_INFRA
 
 
-def exit_code_for(error: BaseException) -> int:
-    if isinstance(error, ModelshipError):
-        return error.exit_code
-    return EXIT_INFRA
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """An exception as one short line for a message: its first line, cut at `limit`
+    characters, or its type's name when it has no text."""
+    lines = str(error).strip().splitlines()
+    return lines[0][:limit] if lines else type(error).__name__

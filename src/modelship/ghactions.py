@@ -184,6 +184,3 @@ def tag_from_ref(value: str | None = None) -> str | None:
     prefix = "refs/tags/"
     return value[len(prefix):] if value.startswith(prefix) else None
 
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

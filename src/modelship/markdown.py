@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 
 def escape(value: object) -> str:
@@ -21,7 +21,7 @@ def mermaid(body: str) -> str:
     return f"```mermaid\n{body.strip()}\n```\n"
 
 
-def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[float]],
+def bar_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]],
               y_label: str = "") -> str:
     """A Mermaid xychart with one bar series per entry of `series` (e.g. candidate, baseline)."""
     quoted = ", ".join(f'"{label}"' for label in labels)

@@ -416,4 +416,4 @@ def test_no_registry_credentials_needed_without_push(workdir, registry):
 @pytest.fixture(autouse=True, scope="module")
 def _forget_secrets() -> Iterator[None]:
     yield
-    console._secrets.clear()
+    console.forget_secrets()

@@ -10,17 +10,6 @@ import pytest
 from modelship import console, ghactions
 
 
-@pytest.fixture
-def actions_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    files = {"output": tmp_path / "output", "summary": tmp_path / "summary"}
-    for f in files.values():
-        f.write_text("")
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(files["output"]))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(files["summary"]))
-    return files
-
-
 def parse_outputs(text: str) -> dict[str, str]:
     """Parse GITHUB_OUTPUT the way the runner does (name<<DELIM ... DELIM)."""
     out: dict[str, str] = {}
@@ -37,22 +26,22 @@ def parse_outputs(text: str) -> dict[str, str]:
     return out
 
 
-def test_outputs_are_multiline_safe(actions_env: dict[str, Path]):
+def test_outputs_are_multiline_safe(github: dict[str, Path]):
     tricky = "line one\nEOF\nname<<EOF\nlast"
     ghactions.set_output("text", tricky)
     ghactions.set_output("obj", {"a": [1, 2]})
-    parsed = parse_outputs(actions_env["output"].read_text())
+    parsed = parse_outputs(github["output"].read_text())
     assert parsed == {"text": tricky, "obj": '{"a":[1,2]}'}
 
 
-def test_summary_appends(actions_env: dict[str, Path]):
+def test_summary_appends(github: dict[str, Path]):
     ghactions.append_summary("# one")
     ghactions.append_summary("| a |\n|---|\n| 1 |")
-    text = actions_env["summary"].read_text()
+    text = github["summary"].read_text()
     assert text.index("# one") < text.index("| a |")
 
 
-def test_annotations_escape_data_and_properties(actions_env, capsys: pytest.CaptureFixture[str]):
+def test_annotations_escape_data_and_properties(github, capsys: pytest.CaptureFixture[str]):
     ghactions.error("50% bad\nsecond line", file="eval/a,b.jsonl", line=7, title="gate: f1")
     captured = capsys.readouterr()
     assert captured.out == ""  # workflow commands go to stderr: stdout is the result's
@@ -61,7 +50,7 @@ def test_annotations_escape_data_and_properties(actions_env, capsys: pytest.Capt
                    "50%25 bad%0Asecond line")
 
 
-def test_mask_announces_and_redacts(actions_env, capsys: pytest.CaptureFixture[str]):
+def test_mask_announces_and_redacts(github, capsys: pytest.CaptureFixture[str]):
     ghactions.mask("s3cr3t-value")
     ghactions.set_output("leak", "token=s3cr3t-value")
     ghactions.append_summary("password s3cr3t-value")
@@ -70,8 +59,8 @@ def test_mask_announces_and_redacts(actions_env, capsys: pytest.CaptureFixture[s
     lines_with_secret = [line for line in captured.err.splitlines() if "s3cr3t-value" in line]
     assert lines_with_secret == ["::add-mask::s3cr3t-value"]
     assert "using ***" in captured.err
-    assert "s3cr3t-value" not in actions_env["output"].read_text()
-    assert "s3cr3t-value" not in actions_env["summary"].read_text()
+    assert "s3cr3t-value" not in github["output"].read_text()
+    assert "s3cr3t-value" not in github["summary"].read_text()
 
 
 def test_everything_degrades_outside_actions(monkeypatch: pytest.MonkeyPatch,

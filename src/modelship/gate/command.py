@@ -2,8 +2,10 @@
 
 Where the results come from: `--results FILE` (relative to the working directory), else
 `gate.results` (relative to the config file); with `--endpoint URL` the eval set
-(`gate.online.eval_set` or `--eval-set`) is sent to a running model server first and the answers
-are written to `--results FILE` (default: a file in $RUNNER_TEMP or the temp directory).
+(`gate.online.eval_set` or `--eval-set`) is sent to a running model server first (gate/online.py,
+through the serve contract: URL is the server's base URL, serve.predict is appended unless the
+URL has a path) and the answers are written to `--results FILE` (default: a file in $RUNNER_TEMP
+or the temp directory).
 No config file is needed: `modelship gate --results r.jsonl --threshold accuracy='>= 0.9'`.
 
 The task is `--task`, else `gate.task`, else inferred: from the metric names in the thresholds
@@ -19,26 +21,24 @@ output `report` is always a path to a file; in a terminal nothing is written and
 Credentials in `--endpoint` (`http://user:password@host/...`) are masked as soon as the command
 starts, and the endpoint is shown and stored with the password replaced by `***`.
 
-Exit 0 when every check passes, 1 when one fails (the report says which), 2 for bad input or
-configuration, 3 when the model server cannot be reached.
+Exit 0 when every check passes, 1 when one fails (the report says which) or when every online
+request failed (one line names the commonest cause), 2 for bad input or configuration, 3 when the
+model server cannot be reached at all.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import tempfile
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from modelship import console, ghactions
+from modelship import console, ghactions, serving
 from modelship.config import Config, suggest
 from modelship.errors import EXIT_OK, EXIT_REJECTED, ConfigError, UsageError
 from modelship.gate import intervals as intervals_
-from modelship.gate import judge, readers, report
+from modelship.gate import judge, online, readers, report
 from modelship.gate import metrics as m
 from modelship.outcome import Outcome
 
@@ -70,7 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes for per-row generation metrics (default: gate.workers "
                              "or the number of CPUs)")
     parser.add_argument("--endpoint", metavar="URL",
-                        help="evaluate online: send the eval set to this model server first")
+                        help="evaluate online: the model server's base URL (http://host:8080); "
+                             "each eval row is POSTed to it + serve.predict (default /predict); "
+                             "a URL with a path is used as given")
     parser.add_argument("--eval-set", metavar="FILE",
                         help="eval set for --endpoint (default: gate.online.eval_set)")
     parser.add_argument("--concurrency", type=int, metavar="N",
@@ -131,7 +133,7 @@ def _baseline(args: argparse.Namespace, cfg: Config) -> judge.Baseline | None:
     return judge.load_baseline(path, tolerances)
 
 
-def _online_settings(args: argparse.Namespace, cfg: Config) -> Any:
+def _online_settings(args: argparse.Namespace, cfg: Config) -> online.OnlineSettings:
     if args.eval_set:
         eval_set = Path(args.eval_set)
     elif cfg.has("gate.online.eval_set"):
@@ -139,58 +141,18 @@ def _online_settings(args: argparse.Namespace, cfg: Config) -> Any:
     else:
         raise UsageError("--endpoint needs an eval set: set gate.online.eval_set or pass "
                          "--eval-set FILE")
-    request = cfg.raw("gate.online.request", None)
-    if isinstance(request, str):
-        with contextlib.suppress(ValueError):  # else a plain string template is the body
-            request = json.loads(request)
-    concurrency = args.concurrency if args.concurrency is not None else cfg.get_int(
-        "gate.online.concurrency", 8, minimum=1)
-    if concurrency < 1:
-        raise UsageError(f"--concurrency {concurrency}: expected 1 or more")
-    timeout = cfg.get_duration("gate.online.timeout", 30.0)
-    if timeout <= 0:
-        raise cfg.error("gate.online.timeout",
-                        f"expected a duration greater than 0 such as 30s, got "
-                        f"'{cfg.raw('gate.online.timeout')}'")
-    from modelship.gate import online  # requests is imported only for online evaluation
-
-    return online.Settings(
-        url=args.endpoint, shown=shown_endpoint(args.endpoint), eval_set=eval_set,
-        request=request,
-        response_field=cfg.get_str("gate.online.response_field", "prediction"),
-        concurrency=concurrency, timeout=timeout,
-        retries=cfg.get_int("gate.online.retries", 2, minimum=0, maximum=10))
-
-
-def _userinfo(url: str) -> tuple[str | None, str | None]:
+    settings = online.OnlineSettings(args.endpoint, eval_set,
+                                     serving.ServeSpec.from_config(cfg))
+    if args.concurrency is not None:
+        if args.concurrency < 1:
+            raise UsageError(f"--concurrency {args.concurrency}: expected 1 or more")
+        settings = settings.with_concurrency(args.concurrency)
     try:
-        parts = urllib.parse.urlsplit(url)
-        return parts.username, parts.password
-    except ValueError:  # a malformed URL: requests says what is wrong with it
-        return None, None
-
-
-def mask_endpoint(url: str) -> None:
-    """Hide the password in the endpoint's userinfo from every line printed from now on, as
-    written and as sent (percent-decoded)."""
-    _, password = _userinfo(url)
-    if password:
-        ghactions.mask(password)
-        decoded = urllib.parse.unquote(password)
-        if decoded != password:
-            ghactions.mask(decoded)
-
-
-def shown_endpoint(url: str) -> str:
-    """The endpoint as printed and stored: http://user:***@host/x, never the password."""
-    user, password = _userinfo(url)
-    if user is None and password is None:
-        return url
-    parts = urllib.parse.urlsplit(url)
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    # user:password keeps the user; a lone userinfo is often a token, so it goes entirely
-    shown = f"{userinfo.split(':', 1)[0]}:***" if password is not None else "***"
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
+        settings.url  # noqa: B018 - checked now, before any work
+    except ValueError as e:
+        raise UsageError(f"--endpoint {serving.shown_url(args.endpoint)}: {e}",
+                         hint="pass the model server's base URL, e.g. http://host:8080") from None
+    return settings
 
 
 def _results_path(args: argparse.Namespace, cfg: Config) -> Path:
@@ -231,7 +193,7 @@ def _report_path(args: argparse.Namespace) -> Path | None:
 
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     if args.endpoint:  # before anything can print it
-        mask_endpoint(args.endpoint)
+        serving.mask_url(args.endpoint)
     thresholds = judge.thresholds_from_config(cfg)
     thresholds.update(judge.thresholds_from_flags(args.threshold))
     baseline = _baseline(args, cfg)
@@ -254,10 +216,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
 
     run_online = None
     if args.endpoint:
-        settings = _online_settings(args, cfg)
-        from modelship.gate import online
-
-        run_online = online.run(settings, _online_results_path(args))
+        run_online = online.run(_online_settings(args, cfg), _online_results_path(args))
         path = run_online.results
     else:
         path = _results_path(args, cfg)
@@ -304,10 +263,15 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
                 name, task, values, precomputed=isinstance(source, readers.Precomputed),
                 online=run_online is not None))
     checks = judge.judge(values, thresholds, baseline, found_intervals)
-    passed = all(c["passed"] for c in checks)
+    passed = all(c.passed for c in checks)
+    failed_line = None
+    if run_online is not None and run_online.all_failed:  # nothing was judged: never a pass
+        failed_line = online.failure_line(run_online)
+        passed = False
 
     result = report.build(
-        passed=passed, n=n, metrics=values, checks=checks, task=task, results=str(path),
+        passed=passed, n=n, metrics=values, checks=[c.as_dict() for c in checks], task=task,
+        results=str(path),
         intervals=found_intervals,
         baseline=({"report": str(baseline.path), "metrics": baseline.metrics}
                   if baseline else None),
@@ -315,8 +279,12 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     if cfg.has("model.name"):
         result["model"] = cfg.get_str("model.name")
     if run_online is not None:
-        result["online"] = {"endpoint": shown_endpoint(args.endpoint), "rows": run_online.rows,
-                            "errors": run_online.errors, "seconds": run_online.seconds}
+        result["online"] = {"endpoint": serving.shown_url(args.endpoint), "url": run_online.url,
+                            "rows": run_online.rows, "errors": run_online.errors,
+                            "seconds": run_online.seconds,
+                            "errors_by_cause": run_online.failures.as_list()}
+        if failed_line:
+            result["online"]["failure"] = failed_line
     report_path = _report_path(args)
     if report_path is not None:
         report.write(result, report_path)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from modelship.config import Config, suggest
 from modelship.errors import UsageError
@@ -48,6 +48,37 @@ class Tolerance:
 
     def shown(self) -> str | float:
         return f"{self.amount:g}%" if self.relative else self.amount
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verdict: `value OP threshold`. A baseline check also carries the baseline value, the
+    tolerance and the delta; `within_noise` says whether the baseline lies inside the
+    candidate's 95% interval (None without an interval)."""
+
+    name: str
+    value: float | None  # None: no row could be scored (all failed), which fails the check
+    op: str
+    threshold: float
+    passed: bool
+    kind: Literal["threshold", "baseline"]
+    interval: list[float] | None = None
+    baseline: float | None = None
+    tolerance: str | float | None = None
+    delta: float | None = None
+    within_noise: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report's check object (DESIGN.md, "Gate contract"), keys in contract order."""
+        out: dict[str, Any] = {"name": self.name, "value": self.value, "op": self.op,
+                               "threshold": self.threshold, "passed": self.passed,
+                               "kind": self.kind}
+        if self.kind == "baseline":
+            out.update(baseline=self.baseline, tolerance=self.tolerance, delta=self.delta)
+        out["interval"] = self.interval
+        if self.within_noise is not None:
+            out["within_noise"] = self.within_noise
+        return out
 
 
 @dataclass
@@ -123,9 +154,12 @@ def tolerances_from_config(cfg: Config) -> list[Tolerance] | None:
     out = []
     for name, value in mapping.items():
         key = f"gate.baseline.tolerance.{name}"
-        check_metric_name(str(name), lambda msg, hint, key=key: cfg.error(key, msg, hint=hint))
-        out.append(parse_tolerance(str(name), value,
-                                   lambda msg, key=key: cfg.error(key, msg)))
+
+        def error(message: str, hint: str | None = None, key: str = key) -> Exception:
+            return cfg.error(key, message, hint=hint)
+
+        check_metric_name(str(name), error)
+        out.append(parse_tolerance(str(name), value, error))
     return out
 
 
@@ -198,15 +232,14 @@ def _round(value: float) -> float:
 
 
 def judge(metrics: Mapping[str, float], thresholds: Mapping[str, Threshold],
-          baseline: Baseline | None, intervals: Mapping[str, Any]) -> list[dict[str, Any]]:
+          baseline: Baseline | None, intervals: Mapping[str, Any]) -> list[Check]:
     """One check per threshold, then one per baseline comparison, in the order given."""
-    checks: list[dict[str, Any]] = []
+    checks: list[Check] = []
     for name, t in thresholds.items():
-        value = metrics.get(name)  # None: no row could be scored (all failed): a failure
-        checks.append({"name": name, "value": value, "op": t.op, "threshold": t.value,
-                       "passed": value is not None and compare(value, t.op, t.value),
-                       "kind": "threshold",
-                       "interval": _pair(intervals.get(name))})
+        value = metrics.get(name)
+        checks.append(Check(name, value, t.op, t.value,
+                            passed=value is not None and compare(value, t.op, t.value),
+                            kind="threshold", interval=_pair(intervals.get(name))))
     if baseline is None:
         return checks
     if not baseline.tolerances:  # None (or an empty list): every metric both reports have
@@ -220,14 +253,13 @@ def judge(metrics: Mapping[str, float], thresholds: Mapping[str, Threshold],
         op = ">=" if higher else "<="
         exact = base - amount if higher else base + amount
         interval = _pair(intervals.get(tol.metric))
-        check = {"name": tol.metric, "value": value, "op": op, "threshold": _round(exact),
-                 "passed": value is not None and compare(value, op, exact),
-                 "kind": "baseline", "baseline": base, "tolerance": tol.shown(),
-                 "delta": None if value is None else value - base,
-                 "interval": interval}
-        if interval is not None:  # is the baseline value inside the candidate's 95% interval?
-            check["within_noise"] = bool(interval[0] <= base <= interval[1])
-        checks.append(check)
+        checks.append(Check(
+            tol.metric, value, op, _round(exact),
+            passed=value is not None and compare(value, op, exact), kind="baseline",
+            interval=interval, baseline=base, tolerance=tol.shown(),
+            delta=None if value is None else value - base,
+            # is the baseline value inside the candidate's 95% interval?
+            within_noise=bool(interval[0] <= base <= interval[1]) if interval else None))
     return checks
 
 

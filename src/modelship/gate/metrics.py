@@ -160,27 +160,31 @@ class _CachedStemmer:
 def rouge_tokenizer(tokenize: str) -> Any:
     """rouge-score's tokenizer (lower case, [a-z0-9]+ words, Porter stemming of words longer
     than 3), with every CJK character a token of its own when `tokenize` is zh."""
-    from rouge_score import tokenize as rouge_tokenize
-    from rouge_score import tokenizers
+    return _RougeTokenizer(_CachedStemmer(), cjk=tokenize == "zh")
 
-    stemmer = _CachedStemmer()
 
-    class Default(tokenizers.Tokenizer):
-        def tokenize(self, text: str) -> list[str]:
-            return rouge_tokenize.tokenize(text, stemmer)
+class _RougeTokenizer:
+    """What rouge-score's scorer calls: `tokenize(text) -> tokens` (its Tokenizer interface)."""
 
-    class CJK(tokenizers.Tokenizer):
-        def tokenize(self, text: str) -> list[str]:
-            stem = stemmer.stem
-            return [stem(t) if len(t) > 3 else t for t in _CJK_OR_WORD.findall(text.lower())]
+    def __init__(self, stemmer: _CachedStemmer, *, cjk: bool) -> None:
+        self.stemmer = stemmer
+        self.cjk = cjk
 
-    return CJK() if tokenize == "zh" else Default()
+    def tokenize(self, text: str) -> list[str]:
+        if not self.cjk:
+            from rouge_score import tokenize as rouge_tokenize
+
+            tokens: list[str] = rouge_tokenize.tokenize(text, self.stemmer)
+            return tokens
+        stem = self.stemmer.stem
+        return [stem(t) if len(t) > 3 else t for t in _CJK_OR_WORD.findall(text.lower())]
 
 
 class _Scorers:
     def __init__(self, tokenize: str) -> None:
         from rouge_score import rouge_scorer
-        from sacrebleu.metrics import BLEU, CHRF
+        from sacrebleu.metrics.bleu import BLEU
+        from sacrebleu.metrics.chrf import CHRF
 
         self.bleu = BLEU(tokenize=tokenize)
         self.chrf = CHRF()

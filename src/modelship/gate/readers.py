@@ -11,10 +11,8 @@ Every problem with the input is a UsageError (exit 2) naming the file, the line 
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ import numpy as np
 
 from modelship.config import suggest
 from modelship.errors import UsageError
+from modelship.records import csv_records, json_object, where
 
 BATCH_BYTES = 1 << 20
 CSV_BATCH_ROWS = 10_000
@@ -31,8 +30,6 @@ METRICS_JSON_MAX_BYTES = 64 << 20
 REQUIRED = ("prediction", "reference")
 LATENCY = "latency_ms"
 ERROR = "error"
-# the csv module refuses fields over 128 KiB by default; a long generated answer is a valid field
-CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 
 
 @dataclass
@@ -56,10 +53,6 @@ class Precomputed:
     ignored: list[str] = field(default_factory=list)
 
 
-def _where(path: Path, line: int | None) -> str:
-    return f"{path}:{line}: line {line}" if line is not None else str(path)
-
-
 def label(value: Any, path: Path, line: int, name: str) -> str:
     """A prediction or reference as the string it is compared by."""
     if isinstance(value, str):
@@ -69,45 +62,30 @@ def label(value: Any, path: Path, line: int, name: str) -> str:
     if isinstance(value, int | float):
         return str(value)
     if value is None:
-        raise UsageError(f"{_where(path, line)}: field '{name}' is null; "
+        raise UsageError(f"{where(path, line)}: field '{name}' is null; "
                          "expected a string or number")
     kind = "a list" if isinstance(value, list) else "an object"
-    raise UsageError(f"{_where(path, line)}: field '{name}' is {kind}; expected a string or number")
+    raise UsageError(f"{where(path, line)}: field '{name}' is {kind}; expected a string or number")
 
 
 def latency(value: Any, path: Path, line: int) -> float:
-    where = _where(path, line)
+    here = where(path, line)
     if value is None or value == "":
-        raise UsageError(f"{where}: field '{LATENCY}' is empty; expected milliseconds >= 0")
+        raise UsageError(f"{here}: field '{LATENCY}' is empty; expected milliseconds >= 0")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise UsageError(f"{where}: field '{LATENCY}' is not a number: {value!r}")
+        raise UsageError(f"{here}: field '{LATENCY}' is not a number: {value!r}")
     try:
         number = float(value)
     except ValueError:
-        raise UsageError(f"{where}: field '{LATENCY}' is not a number: {value!r}") from None
+        raise UsageError(f"{here}: field '{LATENCY}' is not a number: {value!r}") from None
     if math.isnan(number):
-        raise UsageError(f"{where}: field '{LATENCY}' is NaN; expected milliseconds >= 0")
+        raise UsageError(f"{here}: field '{LATENCY}' is NaN; expected milliseconds >= 0")
     if math.isinf(number):
-        raise UsageError(f"{where}: field '{LATENCY}' is infinite; expected milliseconds >= 0")
+        raise UsageError(f"{here}: field '{LATENCY}' is infinite; expected milliseconds >= 0")
     if number < 0:
-        raise UsageError(f"{where}: field '{LATENCY}' is negative ({value}); "
+        raise UsageError(f"{here}: field '{LATENCY}' is negative ({value}); "
                          "expected milliseconds >= 0")
     return number
-
-
-def _csv_rows(fh: Any, path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line, record) from a CSV file; a malformed file is bad input naming the line, never an
-    internal error."""
-    csv.field_size_limit(CSV_FIELD_LIMIT)
-    reader = csv.reader(fh)
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            raise UsageError(f"{_where(path, reader.line_num)}: not valid CSV: {e}") from None
-        yield reader.line_num, record
 
 
 def _is_error_row(row: dict[str, Any]) -> bool:
@@ -162,7 +140,7 @@ class Rows:
         for name in REQUIRED:
             if name not in row:
                 hint = suggest(name, [str(k) for k in row])
-                raise UsageError(f"{_where(self.path, line)}: missing field '{name}'"
+                raise UsageError(f"{where(self.path, line)}: missing field '{name}'"
                                  + (f" ({hint})" if hint else ""))
         prediction = label(row["prediction"], self.path, line, "prediction")
         reference = label(row["reference"], self.path, line, "reference")
@@ -172,11 +150,11 @@ class Rows:
             self.has_latency = has
         if self.has_latency:
             if LATENCY not in row:
-                raise UsageError(f"{_where(self.path, line)}: missing field '{LATENCY}' "
+                raise UsageError(f"{where(self.path, line)}: missing field '{LATENCY}' "
                                  "(earlier rows have it; give it on every row or none)")
             lat.append(latency(row[LATENCY], self.path, line))
         elif has:
-            raise UsageError(f"{_where(self.path, line)}: field '{LATENCY}' appears, but the "
+            raise UsageError(f"{where(self.path, line)}: field '{LATENCY}' appears, but the "
                              "first row has none; give it on every row or none")
         out.predictions.append(prediction)
         out.references.append(reference)
@@ -243,32 +221,13 @@ class Rows:
                     yield batch
 
     def _parse_lines(self, lines: list[str], first: int) -> list[tuple[int, dict[str, Any]]]:
-        rows = []
-        for number, text in enumerate(lines, start=first):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except ValueError as e:
-                detail = getattr(e, "msg", str(e))
-                col = getattr(e, "colno", None)
-                pos = getattr(e, "pos", 0)
-                truncated = (" (truncated?)" if pos >= len(text.rstrip("\r\n")) - 1
-                             or "Unterminated" in detail else "")
-                if col:
-                    detail += f" column {col}" if detail.endswith(" at") else f" at column {col}"
-                msg = f"{_where(self.path, number)} is not valid JSON{truncated}: {detail}"
-                raise UsageError(msg) from None
-            if not isinstance(row, dict):
-                raise UsageError(f"{_where(self.path, number)}: expected a JSON object with "
-                                 f"prediction and reference, got {type(row).__name__}")
-            rows.append((number, row))
-        return rows
+        return [(number, json_object(text, self.path, number, "prediction and reference"))
+                for number, text in enumerate(lines, start=first) if text.strip()]
 
     # -- CSV -------------------------------------------------------------------------------
     def _csv(self) -> Iterator[Batch]:
         with self.path.open(encoding="utf-8-sig", newline="") as fh:
-            records = _csv_rows(fh, self.path)
+            records = csv_records(fh, self.path)
             header: list[str] | None = None
             header_line = 0
             for line, record in records:
@@ -280,7 +239,7 @@ class Rows:
             for name in REQUIRED:
                 if name not in header:
                     hint = suggest(name, header)
-                    raise UsageError(f"{_where(self.path, header_line)}: missing column "
+                    raise UsageError(f"{where(self.path, header_line)}: missing column "
                                      f"'{name}' in the header ({', '.join(header)})"
                                      + (f"; {hint}" if hint else ""))
             width = len(header)
@@ -361,7 +320,7 @@ def open_results(path: Path, known_metrics: set[str]) -> Rows | Precomputed:
         except json.JSONDecodeError as e:
             if e.msg == "Extra data" and starts_json:  # one object per line: JSONL
                 return Rows(path, "jsonl")
-            raise UsageError(f"{_where(path, e.lineno)} is not valid JSON: {e.msg} at column "
+            raise UsageError(f"{where(path, e.lineno)} is not valid JSON: {e.msg} at column "
                              f"{e.colno}") from None
         if isinstance(data, dict):
             if all(k in data for k in REQUIRED):  # a single row
@@ -370,32 +329,3 @@ def open_results(path: Path, known_metrics: set[str]) -> Rows | Precomputed:
         raise UsageError(f"{path}: expected a JSON object of metrics or one JSON row per line, "
                          f"got a {type(data).__name__}")
     return Rows(path, "jsonl" if starts_json else "csv")
-
-
-def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows of an eval set (JSONL or CSV) as dicts with their line numbers, for online eval."""
-    try:
-        fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
-        if not path.is_file():
-            raise UsageError(f"{path}: eval set does not exist")
-        rows = Rows(path, fmt)
-        with path.open(encoding="utf-8-sig", newline="" if fmt == "csv" else None) as fh:
-            if fmt == "csv":
-                header: list[str] | None = None
-                for line, record in _csv_rows(fh, path):
-                    if not record:  # blank line
-                        continue
-                    if header is None:
-                        header = record
-                        continue
-                    # like csv.DictReader: missing cells are None, surplus cells are dropped
-                    padded = record + [None] * (len(header) - len(record))
-                    yield line, dict(zip(header, padded, strict=False))
-            else:
-                for number, text in enumerate(fh, start=1):
-                    if text.strip():
-                        yield from rows._parse_lines([text], number)
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: not UTF-8 text ({e.reason})") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read eval set: {e.strerror or e}") from None

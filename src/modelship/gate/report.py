@@ -14,6 +14,7 @@ from modelship.errors import UsageError
 from modelship.gate import metrics as m
 
 HEADERS = ("metric", "value", "95% interval", "threshold", "baseline", "delta", "verdict")
+ERROR_HEADERS = ("failed requests", "count", "example line", "status", "example answer")
 
 
 def build(*, passed: bool, n: int | None, metrics: dict[str, float],
@@ -73,15 +74,28 @@ def rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
     return out
 
 
+def error_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Online evaluation's failed requests, one row per cause: count and one example."""
+    groups = (report.get("online") or {}).get("errors_by_cause") or []
+    return [(g["cause"], g["count"], g["example"]["line"], g["example"]["status"],
+             g["example"]["body"] or g["example"]["detail"] or None) for g in groups]
+
+
 def text(report: dict[str, Any]) -> str:
     head = (f"gate {'passed' if report['passed'] else 'FAILED'}: "
             f"{report.get('task', '')} on {_rows(report)}")
     failed = [c for c in report["checks"] if not c["passed"]]
-    lines = [head, "", console.table_text(HEADERS, rows(report))]
+    online = report.get("online") or {}
+    lines = [head]
+    if online.get("failure"):
+        lines.append(online["failure"])
+    lines += ["", console.table_text(HEADERS, rows(report))]
     if failed:
         lines += ["", f"{len(failed)} of {len(report['checks'])} checks failed"]
-    elif not report["checks"]:
+    elif not report["checks"] and not online.get("failure"):
         lines += ["", "no thresholds or baseline configured: nothing was judged"]
+    if error_rows(report):
+        lines += ["", console.table_text(ERROR_HEADERS, error_rows(report))]
     return "\n".join(lines)
 
 
@@ -96,7 +110,14 @@ def summary(report: dict[str, Any]) -> str:
            f"{report.get('task', '')} on {_rows(report)} from `{report.get('results', '')}`"]
     if report.get("baseline"):
         out[-1] += f", baseline `{report['baseline'].get('report')}`"
+    online = report.get("online") or {}
+    if online.get("failure"):
+        out += ["", f"**{markdown.escape(online['failure'])}**"]
     out += ["", markdown.table(HEADERS, rows(report))]
+    if error_rows(report):
+        out += [f"{online['errors']:,} of {online['rows']:,} requests to "
+                f"`{online.get('url', online.get('endpoint'))}` failed:", "",
+                markdown.table(ERROR_HEADERS, error_rows(report))]
     out.append(chart(report))
     if any(c.get("within_noise") for c in report["checks"] if not c["passed"]):
         out.append("_within noise_: the baseline value lies inside the candidate's 95% "
@@ -125,6 +146,10 @@ def chart(report: dict[str, Any]) -> str:
 
 
 def annotate(report: dict[str, Any]) -> None:
+    failure = (report.get("online") or {}).get("failure")
+    if failure:  # every request failed: that is the one thing to say (the checks say "-")
+        ghactions.error(failure, title="modelship gate: online evaluation")
+        return
     for check in report["checks"]:
         if check["passed"]:
             continue

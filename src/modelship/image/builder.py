@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from modelship import console
-from modelship.errors import InfraError, UsageError
+from modelship.errors import InfraError, UsageError, first_line
 
 LAST_LINES = 20
 PUSH_ATTEMPTS = 3
@@ -65,14 +65,9 @@ def client(timeout: int = 600) -> Any:
     except Exception as e:
         if own is not None:
             own.close()
-        msg = f"the Docker engine does not answer: {_first_line(e)}"
+        msg = f"the Docker engine does not answer: {first_line(e, 300)}"
         raise InfraError(msg, hint="start dockerd or set DOCKER_HOST") from e
     return own
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__
 
 
 def build(api: Any, fileobj: IO[bytes], **kwargs: Any) -> BuildResult:
@@ -84,7 +79,7 @@ def build(api: Any, fileobj: IO[bytes], **kwargs: Any) -> BuildResult:
     try:
         return _build(api, fileobj, **kwargs)
     except (docker.errors.APIError, requests.RequestException) as e:
-        msg = f"the Docker engine failed during the build: {_first_line(e)}"
+        msg = f"the Docker engine failed during the build: {first_line(e, 300)}"
         raise InfraError(msg, hint="check the engine (docker info) and the build "
                                    "settings (image.network, image.platform)") from e
 
@@ -158,7 +153,7 @@ def login(api: Any, registry: str, user: str, password: str, *,
             api.login(username=user, password=password, registry=registry, reauth=True)
             return
         except Exception as e:
-            text = _first_line(e)
+            text = first_line(e, 300)
             refused = bool(_AUTH_HINTS.search(text))
             if not refused and attempt < attempts:
                 console.info(f"login to {registry} failed ({text}); retrying in "
@@ -196,7 +191,7 @@ def push(api: Any, repository: str, tag: str, auth: dict[str, str] | None, *,
             raise InfraError(msg, hint="check the registry credentials and that the user may "
                                        "push to this repository") from None
         except Exception as e:
-            last = _first_line(e)
+            last = first_line(e, 300)
             if attempt < attempts:
                 console.info(f"push of {repository}:{tag} failed ({last}); "
                              f"retrying in {backoff * attempt:.0f}s")

@@ -7,14 +7,13 @@ import argparse
 import hashlib
 import os
 import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelship import console, credentials, ghactions, markdown
+from modelship import console, credentials, ghactions, markdown, serving
 from modelship.config import Config, suggest
-from modelship.doctor import registry_host
 from modelship.errors import UsageError
-from modelship.gate.readers import iter_records
 from modelship.image import accelerators, builder, context, dockerfile, gitinfo, smoke, tags
 from modelship.outcome import Outcome
 
@@ -50,7 +49,7 @@ def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
     a valid repository (lowercase, other characters as '-'). Every one is checked against
     docker's reference grammar here, before anything is built."""
     if args.repository:
-        repo, key = args.repository.strip(), "--repository"
+        repo, key = str(args.repository).strip(), "--repository"
     elif cfg.has("image.repository"):
         repo, key = cfg.get_str("image.repository").strip(), "image.repository"
     elif args.push:
@@ -140,47 +139,41 @@ def _gate_digest(args: argparse.Namespace, cfg: Config) -> str | None:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _smoke_samples(cfg: Config) -> list[Any]:
+def smoke_samples(cfg: Config, serve: serving.ServeSpec) -> list[Any]:
     """Request bodies for the smoke test: image.smoke.request, else the first rows of the eval
-    set read the way `gate --endpoint` reads it (JSONL or CSV, UTF-8 with or without a BOM)."""
+    set made into the bodies `gate --endpoint` sends (serving.request_body)."""
     if cfg.has("image.smoke.request"):
         return [cfg.raw("image.smoke.request")]
     eval_set = cfg.get_path("gate.online.eval_set", "eval/eval.jsonl")
     if not eval_set.is_file():
         return []
-    template = cfg.raw("gate.online.request", None)
-    samples = []
-    records = iter_records(eval_set)
-    try:
-        for _line, row in records:
-            body = smoke.fill(template, row) if template is not None else \
-                {k: v for k, v in row.items() if k != "reference"}
-            samples.append(body)
-            if len(samples) >= SMOKE_SAMPLES:
-                break
-    finally:
-        records.close()
-    return samples
+    return [serving.request_body(serve, row)
+            for row in serving.load_rows(eval_set, limit=SMOKE_SAMPLES)]
 
 
 # -- the Dockerfile -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DockerfileChoice:
+    path: str  # inside the build context
+    extra_files: dict[str, bytes]  # added to the context: a generated Dockerfile, a CA bundle
+    source: str  # "generated", or the project's file as shown
+
+
 def _dockerfile(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
-                build_args: dict[str, str], ca: bytes | None
-                ) -> tuple[str, dict[str, bytes], str]:
-    """(dockerfile path inside the context, extra context files, description)."""
+                build_args: dict[str, str], ca: bytes | None) -> DockerfileChoice:
     configured = cfg.has("image.dockerfile")
     name = cfg.get_str("image.dockerfile", "Dockerfile")
     path = (ctx.root / name) if not Path(name).is_absolute() else Path(name)
     if path.is_file():
         try:
             inside = path.resolve().relative_to(ctx.root.resolve()).as_posix()
-        except ValueError:
-            return (f"{context.EXTRA_DIR}/Dockerfile",
-                    {f"{context.EXTRA_DIR}/Dockerfile": path.read_bytes()}, str(path))
-        if inside not in ctx.files:  # excluded by .dockerignore: the engine still needs it
-            return (f"{context.EXTRA_DIR}/Dockerfile",
-                    {f"{context.EXTRA_DIR}/Dockerfile": path.read_bytes()}, str(path))
-        return inside, {}, str(path)
+        except ValueError:  # outside the context: sent along with it
+            inside = None
+        if inside is None or inside not in ctx.files:  # or excluded by .dockerignore
+            return DockerfileChoice(f"{context.EXTRA_DIR}/Dockerfile",
+                                    {f"{context.EXTRA_DIR}/Dockerfile": path.read_bytes()},
+                                    str(path))
+        return DockerfileChoice(inside, {}, str(path))
     if configured:
         raise cfg.error("image.dockerfile", f"{path} does not exist",
                         hint="remove image.dockerfile to have modelship generate one")
@@ -188,7 +181,7 @@ def _dockerfile(cfg: Config, ctx: context.Context, profile: accelerators.Profile
     extra = {f"{context.EXTRA_DIR}/Dockerfile": text.encode()}
     if ca is not None and "modelship-ca.crt" in text:
         extra[dockerfile.CA_IN_CONTEXT] = ca
-    return f"{context.EXTRA_DIR}/Dockerfile", extra, "generated"
+    return DockerfileChoice(f"{context.EXTRA_DIR}/Dockerfile", extra, "generated")
 
 
 def _serve_command(cfg: Config) -> list[str]:
@@ -238,7 +231,7 @@ def generate(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
     spec = dockerfile.Spec(
         base_image=base or profile.base_image, command=command,
         port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
-        health=_endpoint(cfg, "serve.health", "/healthz"), requirements=requirements,
+        health=serving.config_path(cfg, "serve.health", "/healthz"), requirements=requirements,
         weights=found_weights, code=code,
         env={str(k): str(v) for k, v in cfg.get_mapping("serve.env", {}).items()},
         build_args=sorted(build_args), nvidia=profile.kind == "nvidia",
@@ -247,6 +240,34 @@ def generate(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
 
 
 # -- run ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BuildJob:
+    """Everything one build needs, read and checked before the engine is touched."""
+
+    repo: str
+    tag_names: list[str]
+    refs: list[str]  # repo:tag for each tag; the first is the one built
+    version: str
+    git: gitinfo.GitInfo
+    labels: dict[str, str]
+    build_args: dict[str, str]
+    profile: accelerators.Profile
+    ctx: context.Context
+    dockerfile: DockerfileChoice
+    smoke: smoke.SmokeSpec | None  # None: --no-smoke
+    push: bool
+    no_cache: bool
+    network: str | None
+    platform: str | None
+    user: str = ""
+    password: str = field(default="", repr=False)
+
+    @property
+    def auth(self) -> dict[str, str] | None:
+        return ({"username": self.user, "password": self.password}
+                if self.user and self.password else None)
+
+
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     user, password = credentials.registry()
     model_name = cfg.get_str("model.name", None) if cfg.has("model.name") else None
@@ -264,11 +285,11 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         ghactions.warning(warning, title="modelship build: accelerator")
     user_args = {str(k): str(v) for k, v in cfg.get_mapping("image.build_args", {}).items()}
     build_args = {**profile.build_args(), **user_args}
-    ca = _ca_bundle()
-    df_path, extra_files, df_source = _dockerfile(cfg, ctx, profile, build_args, ca)
+    chosen = _dockerfile(cfg, ctx, profile, build_args, _ca_bundle())
     if args.print_dockerfile:
-        text = extra_files.get(df_path, b"").decode() or (ctx.root / df_path).read_text()
-        return Outcome({"dockerfile": df_source, "text": text}, text=text.rstrip("\n"))
+        text = (chosen.extra_files.get(chosen.path, b"").decode()
+                or (ctx.root / chosen.path).read_text())
+        return Outcome({"dockerfile": chosen.source, "text": text}, text=text.rstrip("\n"))
 
     git = gitinfo.detect(cfg.root)
     version = tags.version(cfg.get_str("model.version", "auto"), git)
@@ -276,125 +297,104 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     if not tag_names:
         raise cfg.error("model.version", f"'{version}' leaves no usable image tag (and there is "
                         "no git commit to tag by)", hint="use letters, digits, _ . or -")
-    refs = [f"{repo}:{t}" for t in tag_names]
-    label_set = tags.labels(git=git, model_name=model_name, model_version=version,
-                            accelerator=profile.labels(),
-                            gate_report_digest=_gate_digest(args, cfg))
+    job = BuildJob(
+        repo=repo, tag_names=tag_names, refs=[f"{repo}:{t}" for t in tag_names],
+        version=version, git=git,
+        labels=tags.labels(git=git, model_name=model_name, model_version=version,
+                           accelerator=profile.labels(),
+                           gate_report_digest=_gate_digest(args, cfg)),
+        build_args=build_args, profile=profile, ctx=ctx, dockerfile=chosen,
+        smoke=None if args.no_smoke else smoke_spec(args, cfg, profile),
+        push=args.push, no_cache=args.no_cache,
+        network=cfg.get_str("image.network", "host") or None,
+        platform=cfg.get_str("image.platform") if cfg.has("image.platform") else None,
+        user=user, password=password)
     console.info(f"build {repo} ({profile.kind}"
-                 f"{' CUDA ' + profile.cuda if profile.cuda else ''}; Dockerfile: {df_source}); "
-                 f"tags: {', '.join(tag_names)}")
-
-    smoke_spec = None if args.no_smoke else _smoke_spec(args, cfg, profile)
+                 f"{' CUDA ' + profile.cuda if profile.cuda else ''}; Dockerfile: "
+                 f"{chosen.source}); tags: {', '.join(tag_names)}")
     docker_client = builder.client()
     try:
-        return _build_smoke_push(args, cfg, docker_client, smoke_spec, repo=repo, user=user,
-                                 password=password, git=git, tag_names=tag_names, refs=refs,
-                                 labels=label_set, profile=profile, ctx=ctx,
-                                 extra_files=extra_files, df_path=df_path, df_source=df_source,
-                                 build_args=build_args, version=version)
+        return _build_smoke_push(job, docker_client)
     finally:
         docker_client.close()
 
 
-def _endpoint(cfg: Config, key: str, default: str) -> str:
-    """An HTTP path from serve.*, with its leading `/` added if left out."""
-    try:
-        return dockerfile.endpoint_path(cfg.get_str(key, default))
-    except ValueError as e:
-        raise cfg.error(key, str(e)) from None
-
-
-def _smoke_spec(args: argparse.Namespace, cfg: Config,
-                profile: accelerators.Profile) -> smoke.SmokeSpec:
-    """Read everything the smoke test needs before building, so config mistakes show early."""
+def smoke_spec(args: argparse.Namespace, cfg: Config,
+               profile: accelerators.Profile) -> smoke.SmokeSpec:
+    """Everything the smoke test needs, read before building so config mistakes show early:
+    serve.* and gate.online.* through the serve contract, the samples from the eval set."""
     timeout = args.smoke_timeout if args.smoke_timeout is not None else \
         cfg.get_duration("image.smoke.timeout", 60)
+    serve = serving.ServeSpec.from_config(cfg)
     return smoke.SmokeSpec(
-        port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
-        health=_endpoint(cfg, "serve.health", "/healthz"),
-        predict=_endpoint(cfg, "serve.predict", "/predict"),
-        metrics=_endpoint(cfg, "serve.metrics", "/metrics")
-        if cfg.get_str("serve.metrics", "/metrics").strip() else None,  # "": no metrics
-        samples=_smoke_samples(cfg),
-        response_field=cfg.get_str("gate.online.response_field", None)
-        if cfg.has("gate.online.response_field") else None,
-        timeout=timeout, nvidia=profile.kind == "nvidia", gpu_count=profile.gpu_count or 1)
+        port=serve.port, health=serve.health, predict=serve.predict, metrics=serve.metrics,
+        samples=smoke_samples(cfg, serve),
+        # without a configured field any JSON object will do (the gate's default field,
+        # `prediction`, is not required of a server that is never evaluated online)
+        response_field=serve.response_field if cfg.has("gate.online.response_field") else None,
+        timeout=timeout, nvidia=profile.kind == "nvidia", gpu_count=profile.gpu_count or 1,
+        request_timeout=serve.timeout)
 
 
-def _build_smoke_push(args: argparse.Namespace, cfg: Config, docker_client: Any,
-                      smoke_spec: smoke.SmokeSpec | None, *, repo: str, user: str,
-                      password: str, git: tags.GitInfo, tag_names: list[str], refs: list[str],
-                      labels: dict[str, str], profile: accelerators.Profile,
-                      ctx: context.Context, extra_files: dict[str, bytes], df_path: str,
-                      df_source: str, build_args: dict[str, str], version: str) -> Outcome:
+def _build_smoke_push(job: BuildJob, docker_client: Any) -> Outcome:
     api = docker_client.api
-    host = registry_host(repo)
-    auth = {"username": user, "password": password} if user and password else None
-    if args.push and auth:
-        builder.login(api, host or "https://index.docker.io/v1/", user, password)
+    if job.push and job.auth:
+        builder.login(api, tags.registry_host(job.repo) or "https://index.docker.io/v1/",
+                      job.user, job.password)
     cache_from = []
-    branch_tag = tags.sanitize(git.branch) if git.branch else None
-    wants_cache = args.push and branch_tag and not args.no_cache
-    if wants_cache and builder.pull_quietly(api, repo, branch_tag, auth):
-        cache_from.append(f"{repo}:{branch_tag}")
-        console.info(f"cache from {repo}:{branch_tag}")
-    network = cfg.get_str("image.network", "host")
-    with ghactions.group(f"docker build {refs[0]}"):
-        fileobj = context.archive(ctx, extra_files)
+    branch_tag = tags.sanitize(job.git.branch) if job.git.branch else None
+    if job.push and branch_tag and not job.no_cache \
+            and builder.pull_quietly(api, job.repo, branch_tag, job.auth):
+        cache_from.append(f"{job.repo}:{branch_tag}")
+        console.info(f"cache from {job.repo}:{branch_tag}")
+    with ghactions.group(f"docker build {job.refs[0]}"):
+        fileobj = context.archive(job.ctx, job.dockerfile.extra_files)
         try:
-            built = builder.build(api, fileobj, dockerfile=df_path, tag=refs[0],
-                                  labels=labels, buildargs=build_args,
-                                  cache_from=cache_from, network_mode=network or None,
-                                  nocache=args.no_cache,
-                                  platform=cfg.get_str("image.platform", None)
-                                  if cfg.has("image.platform") else None)
+            built = builder.build(api, fileobj, dockerfile=job.dockerfile.path, tag=job.refs[0],
+                                  labels=job.labels, buildargs=job.build_args,
+                                  cache_from=cache_from, network_mode=job.network,
+                                  nocache=job.no_cache, platform=job.platform)
         finally:
             fileobj.close()
-    for ref in refs[1:]:
+    for ref in job.refs[1:]:
         name, _, tag = ref.rpartition(":")
         api.tag(built.image_id, name, tag)
-    image = docker_client.images.get(built.image_id)
-    size = int(image.attrs.get("Size") or 0)
+    size = int(docker_client.images.get(built.image_id).attrs.get("Size") or 0)
 
-    if smoke_spec is None:
+    if job.smoke is None:
         smoke_result = smoke.SmokeResult(passed=False, gpu=False, skipped=True,
                                          notes=["skipped (--no-smoke)"])
     else:
         with ghactions.group("smoke test"):
-            smoke_result = smoke.run(docker_client, built.image_id, smoke_spec)
+            smoke_result = smoke.run(docker_client, built.image_id, job.smoke)
 
-    digest = None
     pushes = []
-    if args.push:
-        with ghactions.group(f"docker push {repo}"):
-            for tag in tag_names:
-                pushes.append(builder.push(api, repo, tag, auth))
-        digest = pushes[0].digest
-    return _outcome(repo=repo, digest=digest, refs=refs, profile=profile, built=built,
-                    size=size, labels=labels, smoke_result=smoke_result, pushes=pushes,
-                    df_source=df_source, version=version, cache_from=cache_from)
+    if job.push:
+        with ghactions.group(f"docker push {job.repo}"):
+            for tag in job.tag_names:
+                pushes.append(builder.push(api, job.repo, tag, job.auth))
+    return _outcome(job, built, size, smoke_result, pushes, cache_from)
 
 
-def _outcome(*, repo: str, digest: str | None, refs: list[str],
-             profile: accelerators.Profile, built: builder.BuildResult, size: int,
-             labels: dict[str, str], smoke_result: smoke.SmokeResult,
-             pushes: list[builder.PushResult], df_source: str, version: str,
+def _outcome(job: BuildJob, built: builder.BuildResult, size: int,
+             smoke_result: smoke.SmokeResult, pushes: list[builder.PushResult],
              cache_from: list[str]) -> Outcome:
-    image = f"{repo}@{digest}" if digest else refs[0]
-    smoke_dict = smoke_result.as_dict()
+    digest = pushes[0].digest if pushes else None
+    image = f"{job.repo}@{digest}" if digest else job.refs[0]
+    profile = job.profile
     result: dict[str, Any] = {
         "image": image,
         "digest": digest,
-        "tags": refs,
+        "tags": job.refs,
         "accelerator": {**profile.as_dict(), "chart_values": profile.chart_values()},
-        "smoke": smoke_dict,
+        "smoke": smoke_result.as_dict(),
         "image_id": built.image_id,
         "size": size,
-        "version": version,
-        "labels": labels,
+        "version": job.version,
+        "labels": job.labels,
         "pushed": bool(pushes),
-        "bytes_pushed": sum(p.bytes_pushed for p in pushes) if pushes else 0,
-        "dockerfile": df_source,
+        "bytes_pushed": sum(p.bytes_pushed for p in pushes),
+        "dockerfile": job.dockerfile.source,
         "build": {"steps": built.steps, "cached_steps": built.cached_steps,
                   "seconds": round(built.seconds, 2), "cache_from": cache_from},
     }
@@ -403,14 +403,14 @@ def _outcome(*, repo: str, digest: str | None, refs: list[str],
                   + (" (GPU)" if smoke_result.gpu else "")
                   + (f"; {'; '.join(smoke_result.notes)}" if smoke_result.notes else ""))
     rows: list[tuple[str, object]] = [
-        ("image", image), ("digest", digest or "(not pushed)"), ("tags", ", ".join(refs)),
+        ("image", image), ("digest", digest or "(not pushed)"), ("tags", ", ".join(job.refs)),
         ("size", f"{size / 1e6:.1f} MB"), ("accelerator", _accel_text(profile)),
-        ("Dockerfile", df_source), ("smoke test", smoke_text),
+        ("Dockerfile", job.dockerfile.source), ("smoke test", smoke_text),
     ]
-    rows += [(f"label {k}", v) for k, v in labels.items()]
+    rows += [(f"label {k}", v) for k, v in job.labels.items()]
     text = console.table_text(("", ""), rows).split("\n", 2)[-1]
     summary = "### modelship build\n\n" + markdown.table(("", ""), rows)
-    outputs = {"image": image, "digest": digest or "", "tags": "\n".join(refs)}
+    outputs = {"image": image, "digest": digest or "", "tags": "\n".join(job.refs)}
     return Outcome(result, text=text, summary=summary, outputs=outputs)
 
 
@@ -422,4 +422,6 @@ def _accel_text(profile: accelerators.Profile) -> str:
             f"({profile.source})")
 
 
-__all__ = ["HELP", "add_arguments", "generate", "run"]
+__all__ = ["HELP", "BuildJob", "DockerfileChoice", "add_arguments", "generate", "run",
+           "smoke_samples",
+           "smoke_spec"]

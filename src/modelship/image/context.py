@@ -19,6 +19,11 @@ from modelship.errors import UsageError
 EXTRA_DIR = ".modelship-build"
 
 
+def _ignored(matcher: PatternMatcher, rel: str) -> bool:
+    # the stubs ask for a PathLike; docker's own build code passes a relative str path
+    return matcher.matches(rel)  # type: ignore[arg-type]
+
+
 @dataclass
 class Context:
     root: Path
@@ -67,13 +72,13 @@ def scan(root: Path, *, skip_git: bool = False) -> Context:
             rel = f"{rel_dir}/{name}" if rel_dir else name
             if skip_git and rel == ".git":
                 continue
-            if can_prune and matcher.matches(rel):
+            if can_prune and _ignored(matcher, rel):
                 continue
             keep.append(name)
         dirnames[:] = keep
         for name in sorted(filenames):
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            if matcher.matches(rel) or not os.path.isfile(os.path.join(current, name)):
+            if _ignored(matcher, rel) or not os.path.isfile(os.path.join(current, name)):
                 continue
             files.append(rel)
             head = rel.split("/", 1)[0]

@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from modelship.serving import serve_path
+
 APP = "/app"
 VENV = "/opt/venv"
 UID = 10001
@@ -96,26 +98,11 @@ def _copy_files(paths: Sequence[str]) -> list[str]:
             for parent, group in by_parent.items()]
 
 
-def endpoint_path(value: str) -> str:
-    """An HTTP path as serve.health / serve.predict / serve.metrics give it, with the leading
-    `/` added when it is left out (`healthz` -> `/healthz`). ValueError for something that is
-    not a path: empty, a full URL, or characters that cannot go in a URL unescaped."""
-    path = value.strip()
-    if not path:
-        raise ValueError("is empty; expected a path such as /healthz")
-    if "://" in path:
-        raise ValueError(f"'{path}' is a URL; expected only its path, such as /healthz")
-    if any(c.isspace() or c in "'\"\\<>`{}|^" or ord(c) < 32 for c in path):
-        raise ValueError(f"'{path}' is not a URL path (spaces, quotes and the like must be "
-                         "percent-encoded)")
-    return path if path.startswith("/") else "/" + path
-
-
 def render(spec: Spec, *, directories: Iterable[str] = ()) -> str:
     """The Dockerfile text. `directories` names which of the paths are directories (each gets a
     COPY of its own so it keeps its name inside /app)."""
     dirs = set(directories)
-    health = endpoint_path(spec.health)
+    health = serve_path(spec.health)
 
     def copy_lines(paths: Sequence[str]) -> list[str]:
         out = [f'COPY {json.dumps([p, f"{APP}/{p}/"])}' for p in paths if p in dirs]

@@ -1,13 +1,48 @@
-"""Where the build comes from: the commit, branch or tag, default branch and repository URL.
-Inside GitHub Actions from the runtime (through ghactions); in a terminal from `git`."""
+"""Where the build comes from (GitInfo): the commit, branch or tag, pull request, default branch
+and repository URL. Inside GitHub Actions from the runtime (through ghactions); in a terminal
+from `git`."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from modelship import ghactions
-from modelship.image.tags import SEMVER, GitInfo, clean_url
+from modelship.image.tags import SEMVER, SHORT, clean_url
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    """The commit an image is built from, as the tags and labels need it."""
+
+    sha: str | None = None  # full commit sha
+    branch: str | None = None  # refs/heads/<branch>
+    tag: str | None = None  # refs/tags/<tag>, or a tag on HEAD in a terminal
+    pr: int | None = None  # refs/pull/<n>/merge
+    default_branch: str | None = None
+    source: str | None = None  # repository URL, no credentials
+
+    @classmethod
+    def from_ref(cls, ref: str, *, sha: str | None = None, default_branch: str | None = None,
+                 source: str | None = None) -> GitInfo:
+        """From a full ref: refs/heads/<branch>, refs/tags/<tag> or refs/pull/<n>/merge."""
+        branch = tag = None
+        pr = None
+        if ref.startswith("refs/heads/"):
+            branch = ref[len("refs/heads/"):]
+        elif ref.startswith("refs/tags/"):
+            tag = ref[len("refs/tags/"):]
+        else:
+            match = re.match(r"^refs/pull/(\d+)/", ref)
+            pr = int(match.group(1)) if match else None
+        return cls(sha=sha, branch=branch, tag=tag, pr=pr, default_branch=default_branch,
+                   source=source)
+
+    @property
+    def short_sha(self) -> str | None:
+        return self.sha[:SHORT] if self.sha else None
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -31,13 +66,14 @@ def detect(root: Path) -> GitInfo:
     ref = ghactions.ref()
     if ref:
         event = ghactions.event()
-        repo = event.get("repository") if isinstance(event.get("repository"), dict) else {}
+        repository = event.get("repository")
+        default_branch = (repository.get("default_branch")
+                          if isinstance(repository, dict) else None)
         sha = ghactions.sha() or _git(root, "rev-parse", "HEAD")
         remote = _git(root, "remote", "get-url", "origin")
         source = ghactions.repository_url() or (clean_url(remote) if remote else None)
         return GitInfo.from_ref(ref, sha=sha, source=source,
-                                default_branch=repo.get("default_branch")
-                                or _default_branch(root))
+                                default_branch=default_branch or _default_branch(root))
     sha = _git(root, "rev-parse", "HEAD")
     head = _git(root, "symbolic-ref", "-q", "HEAD") or ""
     branch = head[len("refs/heads/"):] if head.startswith("refs/heads/") else None

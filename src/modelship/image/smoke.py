@@ -1,6 +1,9 @@
 """Smoke test: run the built image, wait for its health endpoint, send sample requests, check
 the answers' shape, read /metrics, then stop and remove the container. With `nvidia-smi` on the
-machine an nvidia image runs with GPUs; otherwise the result says the GPU path was not run."""
+machine an nvidia image runs with GPUs; otherwise the result says the GPU path was not run.
+
+Every HTTP call goes through the serve contract (`modelship.serving`): the samples are the bodies
+`gate --endpoint` would send, and an answer is read the way the gate reads it."""
 
 from __future__ import annotations
 
@@ -11,11 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
 
-import requests
-
-from modelship import console
-from modelship.errors import InfraError, Rejected
-from modelship.image.dockerfile import endpoint_path
+from modelship import console, serving
+from modelship.errors import InfraError, ModelshipError, Rejected
 
 LOG_LINES = 30
 
@@ -27,10 +27,21 @@ class SmokeSpec:
     predict: str
     metrics: str | None
     samples: list[Any]  # JSON request bodies
-    response_field: str | None = None
-    timeout: float = 60.0
+    response_field: str | None = None  # None: any JSON object will do
+    timeout: float = 60.0  # for the health endpoint
     nvidia: bool = False
     gpu_count: int = 1
+    request_timeout: float = 30.0
+    # strict: a sample must be answered at the first attempt (a retried 5xx would let a flaky
+    # image pass); the health wait already covers a server that is still starting
+    retries: int = 0
+
+    def serve(self) -> serving.ServeSpec:
+        return serving.ServeSpec(
+            predict=serving.serve_path(self.predict), health=serving.serve_path(self.health),
+            metrics=serving.serve_path(self.metrics) if self.metrics else None, port=self.port,
+            response_field=self.response_field or "", timeout=self.request_timeout,
+            retries=self.retries)
 
 
 @dataclass
@@ -49,23 +60,6 @@ class SmokeResult:
 
 def gpu_available() -> bool:
     return shutil.which("nvidia-smi") is not None
-
-
-def fill(template: Any, row: dict[str, Any]) -> Any:
-    """A request body from a template and an eval-set row: "{text}" takes the field's value
-    (any JSON type); "... {text} ..." formats it into the string."""
-    if isinstance(template, dict):
-        return {k: fill(v, row) for k, v in template.items()}
-    if isinstance(template, list):
-        return [fill(v, row) for v in template]
-    if isinstance(template, str):
-        if template.startswith("{") and template.endswith("}") and template[1:-1] in row:
-            return row[template[1:-1]]
-        try:
-            return template.format_map(row)
-        except (KeyError, IndexError, ValueError):
-            return template
-    return template
 
 
 def run(docker_client: Any, image: str, spec: SmokeSpec) -> SmokeResult:
@@ -93,17 +87,18 @@ def run(docker_client: Any, image: str, spec: SmokeSpec) -> SmokeResult:
         gpu = " with GPUs (is the NVIDIA container toolkit installed?)" if use_gpu else ""
         msg = f"smoke test: could not start {image}{gpu}: {e.explanation or e}"
         raise InfraError(msg) from e
+    serve = spec.serve()
     try:
         base = _base_url(container, spec.port)
         started = time.monotonic()
-        _wait_healthy(container, base + endpoint_path(spec.health), spec.timeout)
+        _wait_healthy(container, base + serve.health, spec.timeout)
         result.seconds_to_healthy = round(time.monotonic() - started, 2)
-        for body in spec.samples:
-            _check_predict(container, base + endpoint_path(spec.predict), body,
-                           spec.response_field)
-            result.requests += 1
-        if spec.metrics:
-            result.metrics = _check_metrics(base + endpoint_path(spec.metrics), result)
+        with serving.Client(serve) as client:
+            for body in spec.samples:
+                _check_predict(container, client, serving.predict_url(base, serve.predict), body)
+                result.requests += 1
+        if serve.metrics:
+            result.metrics = _check_metrics(base + serve.metrics, result)
         result.passed = True
         console.info(f"smoke: passed ({result.requests} requests, healthy after "
                      f"{result.seconds_to_healthy}s)")
@@ -146,50 +141,44 @@ def _wait_healthy(container: Any, url: str, timeout: float) -> None:
             code = container.attrs.get("State", {}).get("ExitCode")
             _raise(container, InfraError, f"the container exited (code {code}) before it "
                                           f"became healthy")
-        try:
-            answer = requests.get(url, timeout=2)
-            if answer.status_code < 400:
-                progress.done(f"{answer.status_code}")
-                return
-            last = f"HTTP {answer.status_code}"
-        except requests.RequestException as e:
-            last = type(e).__name__
+        status, last = serving.get_status(url, timeout=2)
+        if status is not None and status < 400:
+            progress.done(last)
+            return
         progress.tick(last)
         time.sleep(0.5)
     _raise(container, InfraError, f"smoke test timed out after {timeout:.0f}s waiting for "
                                   f"{url} ({last})")
 
 
-def _check_predict(container: Any, url: str, body: Any, field_name: str | None) -> None:
-    try:
-        answer = requests.post(url, json=body, timeout=30)
-    except requests.RequestException as e:
-        _raise(container, InfraError, f"POST {url} failed: {e}")
+def _check_predict(container: Any, client: serving.Client, url: str, body: Any) -> None:
+    """One sample through the serve contract: an answer the gate could read, or the test
+    fails (Rejected: the image answers wrongly; InfraError: it does not answer)."""
+    answer = client.predict(url, body)
+    failure = answer.failure
     shown = json.dumps(body)[:200]
-    if answer.status_code >= 400:
-        _raise(container, Rejected, f"POST {url} {shown} answered HTTP {answer.status_code}: "
-                                    f"{answer.text[:300]}")
-    try:
-        payload = answer.json()
-    except ValueError:
-        _raise(container, Rejected, f"POST {url} {shown} did not answer JSON: "
-                                    f"{answer.text[:300]}")
-    if not isinstance(payload, dict):
-        _raise(container, Rejected, f"POST {url} answered {type(payload).__name__}, expected "
-                                    "a JSON object")
-    if field_name and field_name not in payload:
-        _raise(container, Rejected, f"POST {url} answer has no '{field_name}' field "
-                                    f"(gate.online.response_field): {json.dumps(payload)[:300]}")
+    if failure is None:
+        if not client.spec.response_field and not isinstance(answer.prediction, dict):
+            _raise(container, Rejected, f"POST {url} answered "
+                                        f"{type(answer.prediction).__name__}, expected a JSON "
+                                        "object")
+        return
+    if not failure.answered:
+        _raise(container, InfraError, f"POST {url} failed: {failure}")
+    if failure.kind == "http":
+        _raise(container, Rejected, f"POST {url} {shown} answered HTTP {failure.status}: "
+                                    f"{failure.body}")
+    if failure.kind == "not-json":
+        _raise(container, Rejected, f"POST {url} {shown} did not answer JSON: {failure.body}")
+    _raise(container, Rejected, f"POST {url} answer has no '{client.spec.response_field}' "
+                                f"field (gate.online.response_field): {failure.body}")
 
 
 def _check_metrics(url: str, result: SmokeResult) -> bool:
-    try:
-        answer = requests.get(url, timeout=5)
-    except requests.RequestException as e:
-        result.notes.append(f"metrics: GET {url} failed: {type(e).__name__}")
-        return False
-    if answer.status_code >= 400:
-        result.notes.append(f"metrics: GET {url} answered HTTP {answer.status_code}")
+    status, detail = serving.get_status(url, timeout=5)
+    if status is None or status >= 400:
+        result.notes.append(f"metrics: GET {url} {'answered ' if status else 'failed: '}"
+                            f"{detail}")
         return False
     return True
 
@@ -203,7 +192,7 @@ def logs_tail(container: Any, lines: int = LOG_LINES) -> str:
     return "\n".join(f"    {line}" for line in text.rstrip().splitlines()) or "    (no output)"
 
 
-def _raise(container: Any, kind: type[Exception], message: str) -> NoReturn:
+def _raise(container: Any, kind: type[ModelshipError], message: str) -> NoReturn:
     msg = f"{message}\n  container's last log lines:\n{logs_tail(container)}"
     raise kind(msg, hint="run the image locally (docker run -p PORT:PORT IMAGE) and check "
-                         "serve.command, serve.port and serve.health")  # type: ignore[call-arg]
+                         "serve.command, serve.port and serve.health")

@@ -13,40 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelship.image.gitinfo import GitInfo
 
 SEMVER = re.compile(r"^v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
                     r"(?P<pre>-[0-9A-Za-z.-]+)?(?P<build>\+[0-9A-Za-z.-]+)?$")
 _TAG_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 SHORT = 7
-
-
-@dataclass(frozen=True)
-class GitInfo:
-    sha: str | None = None  # full commit sha
-    branch: str | None = None  # refs/heads/<branch>
-    tag: str | None = None  # refs/tags/<tag>, or a tag on HEAD in a terminal
-    pr: int | None = None  # refs/pull/<n>/merge
-    default_branch: str | None = None
-    source: str | None = None  # repository URL, no credentials
-
-    @classmethod
-    def from_ref(cls, ref: str, **rest: object) -> GitInfo:
-        branch = tag = None
-        pr = None
-        if ref.startswith("refs/heads/"):
-            branch = ref[len("refs/heads/"):]
-        elif ref.startswith("refs/tags/"):
-            tag = ref[len("refs/tags/"):]
-        else:
-            match = re.match(r"^refs/pull/(\d+)/", ref)
-            pr = int(match.group(1)) if match else None
-        return cls(branch=branch, tag=tag, pr=pr, **rest)  # type: ignore[arg-type]
-
-    @property
-    def short_sha(self) -> str | None:
-        return self.sha[:SHORT] if self.sha else None
 
 
 def sanitize(value: str) -> str:
@@ -137,6 +113,15 @@ def clean_url(url: str) -> str:
         if match:
             url = f"https://{match.group(1)}/{match.group(2).lstrip('/')}"
     return url[:-4] if url.endswith(".git") else url
+
+
+def registry_host(repository: str) -> str | None:
+    """The registry part of an image repository, like docker's reference parsing:
+    the first component is a registry when it has a dot, a port, or is localhost."""
+    first, sep, _ = repository.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
 
 
 # -- image repositories (docker's reference grammar, as docker-py checks it before a build) ----

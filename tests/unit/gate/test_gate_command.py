@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from modelship import records
 from modelship.cli import build_parser, main
 from modelship.config import Config
-from modelship.errors import UsageError
 from modelship.gate import command as gate_command
-from modelship.gate import readers
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "gate"
 
@@ -25,15 +24,6 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "gate"
 def _no_github(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "RUNNER_TEMP"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    files = {"output": tmp_path / "gh-output", "summary": tmp_path / "gh-summary"}
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(files["output"]))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(files["summary"]))
-    return files
 
 
 def _outputs(path: Path) -> dict[str, str]:
@@ -223,23 +213,12 @@ def test_a_csv_field_over_128_kib_is_read(tmp_path: Path,
 def test_a_csv_the_csv_module_rejects_is_bad_input_naming_the_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "CSV_FIELD_LIMIT", 16)
+    monkeypatch.setattr(records, "CSV_FIELD_LIMIT", 16)
     path = tmp_path / "r.csv"
     path.write_text("prediction,reference\na,a\n" + "x" * 40 + ",a\n", encoding="utf-8")
     assert main(["gate", "--results", str(path), "--json"]) == 2
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["error"].startswith(f"{path}:3: line 3: not valid CSV: field larger than")
-
-
-def test_eval_set_csv_fields_over_128_kib_and_csv_errors(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "eval.csv"
-    path.write_text("text,reference\n" + "x" * 200_000 + ",a\nshort,b\n", encoding="utf-8")
-    assert [(line, len(row["text"])) for line, row in readers.iter_records(path)] == [
-        (2, 200_000), (3, 5)]
-    monkeypatch.setattr(readers, "CSV_FIELD_LIMIT", 16)
-    with pytest.raises(UsageError, match=r"eval\.csv:2: line 2: not valid CSV: field larger"):
-        list(readers.iter_records(path))
 
 
 def test_no_config_and_threshold_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -426,21 +405,3 @@ def test_subprocess_bad_input_prints_one_line_and_no_traceback(tmp_path: Path) -
     assert len(lines) == 1
     assert lines[0].startswith("error: ")
     assert "r.jsonl:2: line 2 is not valid JSON" in lines[0]
-
-
-@pytest.mark.parametrize(("url", "shown"), [
-    pytest.param("http://user:s3cretpw@host:8080/x?q=1", "http://user:***@host:8080/x?q=1",
-                 id="user-password"),
-    pytest.param("https://t0ken-value@host/x", "https://***@host/x", id="token-as-user"),
-    pytest.param("http://host:8080/predict", "http://host:8080/predict", id="no-userinfo"),
-    pytest.param("http://u:p%40ss:w@host/", "http://u:***@host/", id="encoded"),
-])
-def test_endpoint_shown_without_credentials(url: str, shown: str,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelship import console
-
-    monkeypatch.setattr(console, "_secrets", set())
-    assert gate_command.shown_endpoint(url) == shown
-    gate_command.mask_endpoint(url)
-    if "p%40ss" in url:  # masked as written and as sent
-        assert console.redact("p%40ss:w and p@ss:w") == "*** and ***"

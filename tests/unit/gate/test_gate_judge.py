@@ -33,9 +33,9 @@ def _cfg(data: dict) -> Config:
 def test_threshold_operators(expr: str, value: float, passed: bool) -> None:
     thresholds = judge.thresholds_from_config(_cfg({"gate": {"thresholds": {"f1_macro": expr}}}))
     [check] = judge.judge({"f1_macro": value}, thresholds, None, {})
-    assert check["passed"] is passed
-    assert check["kind"] == "threshold"
-    assert check["name"] == "f1_macro"
+    assert check.passed is passed
+    assert check.kind == "threshold"
+    assert check.name == "f1_macro"
 
 
 @pytest.mark.parametrize(("name", "bare", "op"), [
@@ -105,17 +105,17 @@ def test_baseline_tolerance_in_the_metric_direction(
         passed: bool, threshold: float) -> None:
     baseline = _baseline(tmp_path, {metric: base}, {metric: tolerance})
     [check] = judge.judge({metric: value}, {}, baseline, {metric: {"low": 0, "high": 1}})
-    assert check["kind"] == "baseline"
-    assert check["passed"] is passed
-    assert check["threshold"] == pytest.approx(threshold)
-    assert check["op"] == (">=" if m.higher_is_better(metric) else "<=")
-    assert check["delta"] == pytest.approx(value - base)
+    assert check.kind == "baseline"
+    assert check.passed is passed
+    assert check.threshold == pytest.approx(threshold)
+    assert check.op == (">=" if m.higher_is_better(metric) else "<=")
+    assert check.delta == pytest.approx(value - base)
 
 
 def test_without_tolerances_every_shared_metric_must_not_regress(tmp_path: Path) -> None:
     baseline = _baseline(tmp_path, {"accuracy": 0.9, "f1_macro": 0.8, "bleu": 20.0}, None)
     checks = judge.judge({"accuracy": 0.91, "f1_macro": 0.79}, {}, baseline, {})
-    assert [(c["name"], c["passed"]) for c in checks] == [("accuracy", True), ("f1_macro", False)]
+    assert [(c.name, c.passed) for c in checks] == [("accuracy", True), ("f1_macro", False)]
 
 
 def test_an_empty_tolerance_mapping_is_no_tolerance_not_no_comparison(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_an_empty_tolerance_mapping_is_no_tolerance_not_no_comparison(tmp_path: 
     for tolerances in (None, []):
         baseline = judge.load_baseline(path, tolerances)
         checks = judge.judge({"accuracy": 0.91, "f1_macro": 0.79}, {}, baseline, {})
-        assert [(c["name"], c["passed"]) for c in checks] == [("accuracy", True),
+        assert [(c.name, c.passed) for c in checks] == [("accuracy", True),
                                                               ("f1_macro", False)]
 
 
@@ -135,9 +135,9 @@ def test_a_candidate_equal_to_the_baseline_passes(tmp_path: Path) -> None:
                "latency_p95_ms": 27.599999999999994}
     baseline = _baseline(tmp_path, metrics, None)
     checks = judge.judge(metrics, {}, baseline, {})
-    assert [c["passed"] for c in checks] == [True, True, True]
+    assert [c.passed for c in checks] == [True, True, True]
     tolerant = _baseline(tmp_path, metrics, {"accuracy": "10%", "latency_p95_ms": 0.5})
-    assert all(c["passed"] for c in judge.judge(metrics, {}, tolerant, {}))
+    assert all(c.passed for c in judge.judge(metrics, {}, tolerant, {}))
 
 
 def test_baseline_without_the_metric_is_bad_input(tmp_path: Path) -> None:
@@ -194,3 +194,16 @@ def test_latency_intervals_bootstrap_small_and_order_statistics_large() -> None:
     assert got["latency_p99_ms"]["method"] == "order-statistic"
     assert got["latency_p99_ms"]["low"] < np.percentile(big, 99) < got["latency_p99_ms"]["high"]
     assert got["latency_mean_ms"]["low"] < np.mean(big) < got["latency_mean_ms"]["high"]
+
+
+def test_a_check_is_the_report_object_in_contract_order(tmp_path: Path) -> None:
+    baseline = _baseline(tmp_path, {"accuracy": 0.9}, {"accuracy": 0.01})
+    thresholds = judge.thresholds_from_flags(["accuracy>=0.8"])
+    threshold, compared = judge.judge({"accuracy": 0.95}, thresholds, baseline,
+                                      {"accuracy": {"low": 0.85, "high": 0.99}})
+    assert list(threshold.as_dict()) == ["name", "value", "op", "threshold", "passed", "kind",
+                                         "interval"]
+    assert compared.as_dict() == {
+        "name": "accuracy", "value": 0.95, "op": ">=", "threshold": 0.89, "passed": True,
+        "kind": "baseline", "baseline": 0.9, "tolerance": 0.01,
+        "delta": pytest.approx(0.05), "interval": [0.85, 0.99], "within_noise": True}

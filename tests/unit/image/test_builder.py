@@ -80,31 +80,28 @@ PUSHED = [{"status": "Preparing", "id": "l1"},
           {"aux": {"Tag": "1", "Digest": "sha256:" + "b" * 64, "Size": 525}}]
 
 
-def test_push_retries_transient_errors(monkeypatch):
-    monkeypatch.setattr(builder.time, "sleep", lambda _s: None)
+def test_push_retries_transient_errors():
     api = FakeAPI(push_runs=[ConnectionError("connection reset"),
                              [{"error": "blob upload unknown"}], PUSHED])
-    result = builder.push(api, "r/x", "1", None)
+    result = builder.push(api, "r/x", "1", None, backoff=0)
     assert api.pushes == 3
     assert result.attempts == 3
     assert result.digest == "sha256:" + "b" * 64
     assert (result.layers_pushed, result.layers_existing, result.bytes_pushed) == (1, 1, 100)
 
 
-def test_push_does_not_retry_refused_credentials(monkeypatch):
-    monkeypatch.setattr(builder.time, "sleep", lambda _s: None)
+def test_push_does_not_retry_refused_credentials():
     api = FakeAPI(push_runs=[[{"error": "unauthorized: authentication required"}], PUSHED])
     with pytest.raises(builder.InfraError) as caught:
-        builder.push(api, "r/x", "1", None)
+        builder.push(api, "r/x", "1", None, backoff=0)
     assert api.pushes == 1
     assert "refused" in str(caught.value)
 
 
-def test_push_gives_up_after_the_attempts(monkeypatch):
-    monkeypatch.setattr(builder.time, "sleep", lambda _s: None)
+def test_push_gives_up_after_the_attempts():
     api = FakeAPI(push_runs=[ConnectionError("down")] * 3)
     with pytest.raises(builder.InfraError) as caught:
-        builder.push(api, "r/x", "1", None)
+        builder.push(api, "r/x", "1", None, backoff=0)
     assert "after 3 attempts" in str(caught.value)
 
 
@@ -147,16 +144,14 @@ class FakeLogin:
         return {"Status": "Login Succeeded"}
 
 
-def test_login_retries_an_unreachable_registry(monkeypatch):
-    monkeypatch.setattr(builder.time, "sleep", lambda _s: None)
+def test_login_retries_an_unreachable_registry():
     api = FakeLogin([ConnectionError("connection refused")])
-    builder.login(api, "r:5000", "u", "p")
+    builder.login(api, "r:5000", "u", "p", backoff=0)
     assert api.calls == 2
 
 
-def test_login_refused_is_not_retried(monkeypatch):
-    monkeypatch.setattr(builder.time, "sleep", lambda _s: None)
+def test_login_refused_is_not_retried():
     api = FakeLogin([RuntimeError("401 Client Error: Unauthorized")])
     with pytest.raises(builder.InfraError, match="refused the credentials"):
-        builder.login(api, "r:5000", "u", "p")
+        builder.login(api, "r:5000", "u", "p", backoff=0)
     assert api.calls == 1

@@ -261,7 +261,7 @@ def test_smoke_spec_paths_get_a_leading_slash(tmp_path):
 
     cfg = config_mod.load(_project(
         tmp_path, "serve:\n  health: healthz\n  predict: v1/predict\n  metrics: metrics\n"))
-    spec = command._smoke_spec(_args(), cfg, accelerators.resolve({"accelerator": "cpu"}, ""))
+    spec = command.smoke_spec(_args(), cfg, accelerators.resolve({"accelerator": "cpu"}, ""))
     assert (spec.health, spec.predict, spec.metrics) == ("/healthz", "/v1/predict", "/metrics")
 
 
@@ -290,20 +290,22 @@ def test_empty_metrics_path_means_no_metrics_check(tmp_path):
     from modelship.image import accelerators, command
 
     cfg = config_mod.load(_project(tmp_path, "serve:\n  metrics: ''\n"))
-    spec = command._smoke_spec(_args(), cfg, accelerators.resolve({"accelerator": "cpu"}, ""))
+    spec = command.smoke_spec(_args(), cfg, accelerators.resolve({"accelerator": "cpu"}, ""))
     assert spec.metrics is None
 
 
 # -- the eval set's smoke samples, read as `gate` reads it ---------------------------------------
 def _samples(tmp_path: Path, config: str, files: dict[str, bytes]) -> list:
     from modelship import config as config_mod
+    from modelship import serving
     from modelship.image import command
 
     for name, data in files.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    return command._smoke_samples(config_mod.load(_project(tmp_path, config)))
+    cfg = config_mod.load(_project(tmp_path, config))
+    return command.smoke_samples(cfg, serving.ServeSpec.from_config(cfg))
 
 
 def test_eval_set_with_a_byte_order_mark_gives_samples(tmp_path):

@@ -7,9 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -75,21 +73,12 @@ def test_good_model_passes_and_bad_model_is_clearly_worse(example_modules, eval_
 
 
 @pytest.fixture
-def serve(example_modules):
-    servers = []
-
+def serve(example_modules, http_server):
     def start(hook=None) -> str:
-        module = example_modules["server"]
         model = example_modules["model"].Model.load(SENTIMENT / "model" / "weights.json")
-        server = ThreadingHTTPServer(("127.0.0.1", 0), module.make_handler(model, hook))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        return http_server(example_modules["server"].make_handler(model, hook))
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return start
 
 
 def test_server_routes_and_metrics(serve):

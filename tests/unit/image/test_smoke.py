@@ -1,87 +1,35 @@
-"""smoke.run against a local HTTP server standing in for the container (no Docker engine):
+"""smoke.run against a local HTTP server behind a stand-in container (no Docker engine):
 the paths it calls are the configured ones, with a leading `/` when the config left it out."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
+from tests.support.http import JSONHandler
+from tests.support.standin_docker import StandInContainer, StandInDocker
 
+from modelship.errors import Rejected
 from modelship.image import smoke
-from modelship.image.dockerfile import endpoint_path
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     seen: ClassVar[list[str]] = []
-
-    def _answer(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_GET(self) -> None:
         self.seen.append(f"GET {self.path}")
-        self._answer(200 if self.path in ("/healthz", "/metrics") else 404, {})
+        self.send_json(200 if self.path in ("/healthz", "/metrics") else 404, {})
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.body()
         self.seen.append(f"POST {self.path}")
-        self._answer(200 if self.path == "/v1/predict" else 404, {"label": "positive"})
-
-    def log_message(self, *args: Any) -> None:
-        return
+        self.send_json(200 if self.path == "/v1/predict" else 404, {"label": "positive"})
 
 
-class _Container:
-    def __init__(self, port: int) -> None:
-        self.status = "running"
-        self.attrs = {"NetworkSettings": {"Ports": {"8080/tcp": [{"HostPort": str(port)}]}},
-                      "State": {}}
-        self.removed = False
-
-    def reload(self) -> None:
-        return
-
-    def logs(self, tail: int) -> bytes:
-        return b"(fake)"
-
-    def remove(self, force: bool) -> None:
-        self.removed = True
-
-
-class _Containers:
-    def __init__(self, container: _Container) -> None:
-        self.container = container
-
-    def run(self, image: str, **kwargs: Any) -> _Container:
-        return self.container
-
-
-class _Client:
-    def __init__(self, container: _Container) -> None:
-        self.containers = _Containers(container)
-
-
-@pytest.fixture
-def server():
+def test_paths_without_a_leading_slash_are_called_with_one(http_server):
     _Handler.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def test_paths_without_a_leading_slash_are_called_with_one(server):
-    container = _Container(server.server_address[1])
-    result = smoke.run(_Client(container), "img", smoke.SmokeSpec(
+    container = StandInContainer(http_server(_Handler))
+    result = smoke.run(StandInDocker(container), "img", smoke.SmokeSpec(
         port=8080, health="healthz", predict="v1/predict", metrics="metrics",
         samples=[{"text": "good"}], response_field="label", timeout=5))
     assert result.passed
@@ -90,14 +38,31 @@ def test_paths_without_a_leading_slash_are_called_with_one(server):
     assert container.removed
 
 
-@pytest.mark.parametrize(("value", "expected"), [("healthz", "/healthz"), ("/healthz", "/healthz"),
-                                                 (" v1/predict ", "/v1/predict"),
-                                                 ("/a?b=c", "/a?b=c")])
-def test_endpoint_path(value, expected):
-    assert endpoint_path(value) == expected
+class _Answers(JSONHandler):
+    """Healthy; POST answers by the body's "say": a list, {} or a 500."""
+
+    def do_GET(self) -> None:
+        self.send_json(200, {})
+
+    def do_POST(self) -> None:
+        say = self.body()["say"]
+        if say == "list":
+            return self.send_json(200, ["positive"])
+        if say == "crash":
+            return self.send_json(500, {"error": "model crashed"})
+        return self.send_json(200, {})
 
 
-@pytest.mark.parametrize("value", ["", "  ", "http://host/healthz", "/a b", "/it's", "/a\\b"])
-def test_endpoint_path_refuses_what_is_not_a_path(value):
-    with pytest.raises(ValueError, match=r"empty|URL|path"):
-        endpoint_path(value)
+@pytest.mark.parametrize(("say", "field", "message"), [
+    pytest.param("list", None, r"answered list, expected a JSON object", id="not-an-object"),
+    pytest.param("empty", "label", r"answer has no 'label' field \(gate\.online\.response_field\)",
+                 id="missing-field"),
+    pytest.param("crash", None, r'answered HTTP 500: \{"error": "model crashed"\}', id="http-500"),
+])
+def test_a_wrong_answer_rejects_the_image(http_server, say, field, message):
+    container = StandInContainer(http_server(_Answers))
+    spec = smoke.SmokeSpec(port=8080, health="/healthz", predict="/predict", metrics=None,
+                           samples=[{"say": say}], response_field=field, timeout=5, retries=0)
+    with pytest.raises(Rejected, match=message):
+        smoke.run(StandInDocker(container), "img", spec)
+    assert container.removed

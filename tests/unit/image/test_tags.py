@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from modelship.image.gitinfo import GitInfo
 from modelship.image.tags import (
-    GitInfo,
     clean_url,
     labels,
     repository_component,

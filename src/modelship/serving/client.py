@@ -1,0 +1,176 @@
+"""One request to a model server: POST a body, retry what may pass on a second try, and say what
+came of it: a prediction with its latency, or a Failure classified by kind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from modelship.errors import UsageError, first_line
+from modelship.serving.rows import MISSING, extract
+from modelship.serving.spec import JSON, ServeSpec, shown_url
+
+if TYPE_CHECKING:
+    import requests
+
+BODY_CHARS = 200  # of a failed response's body, kept as the example of its cause
+MAX_BACKOFF = 5.0
+
+FailureKind = Literal["connection", "timeout", "http", "not-json", "missing-field"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a request got no prediction. `url` is as shown (no password); `body` is the first
+    200 characters of the answer's body, whitespace folded."""
+
+    kind: FailureKind
+    url: str
+    status: int | None = None
+    body: str = ""
+    detail: str = ""
+    attempts: int = 1
+
+    @property
+    def cause(self) -> str:
+        """What failures are grouped by: one line naming the kind, the status and the URL."""
+        if self.kind == "http":
+            return f"HTTP {self.status} from {self.url}"
+        if self.kind == "timeout":
+            return f"timed out: {self.url}"
+        if self.kind == "connection":
+            return f"connection failed: {self.url}"
+        if self.kind == "not-json":
+            return f"answer is not JSON: {self.url}"
+        return f"answer has no {self.detail}: {self.url}"
+
+    def __str__(self) -> str:
+        more = self.body if self.kind in ("http", "not-json", "missing-field") else self.detail
+        tries = f" (after {self.attempts} attempts)" if self.attempts > 1 else ""
+        if self.kind == "http":  # kept first, results files are read by their "HTTP 500" prefix
+            return f"HTTP {self.status}{tries}: {more}" if more else f"HTTP {self.status}{tries}"
+        return f"{self.cause}{tries}" + (f": {more}" if more else "")
+
+    @property
+    def answered(self) -> bool:
+        """Whether the server answered at all (HTTP), as opposed to never being reached."""
+        return self.kind not in ("connection", "timeout")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one request came to: a prediction, or a Failure. `latency_ms` is the answered
+    attempt's (None when nothing answered)."""
+
+    prediction: JSON = None
+    latency_ms: float | None = None
+    status: int | None = None
+    failure: Failure | None = None
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def _body_text(text: str) -> str:
+    return " ".join(text.split())[:BODY_CHARS]
+
+
+class Client:
+    """POSTs request bodies with retries; thread-safe (one HTTP session per thread)."""
+
+    def __init__(self, spec: ServeSpec, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.spec = spec
+        self._sleep = sleep
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def predict(self, url: str, body: JSON) -> Answer:
+        """POST `body` to `url`. Connection errors, timeouts, 429 and 5xx are tried again
+        `spec.retries` times with backoff; any other answer is final. UsageError when `url`
+        itself is unusable."""
+        import requests
+
+        s = self.spec
+        shown = shown_url(url)
+        failure = Failure("connection", shown)
+        for attempt in range(1, s.retries + 2):
+            if attempt > 1:
+                self._sleep(min(s.backoff * 2 ** (attempt - 2), MAX_BACKOFF))
+            started = time.perf_counter()
+            try:
+                response = self._session().post(url, json=body, timeout=s.timeout)
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                    requests.exceptions.InvalidSchema) as e:
+                detail = str(e).replace(url, shown)
+                raise UsageError(f"{shown}: not a usable URL: {detail}") from None
+            except requests.exceptions.Timeout:
+                failure = Failure("timeout", shown, detail=f"no answer within {s.timeout:g}s",
+                                  attempts=attempt)
+                continue
+            except requests.exceptions.RequestException as e:  # refused, reset, DNS, ...
+                failure = Failure("connection", shown,
+                                  detail=first_line(e).replace(url, shown), attempts=attempt)
+                continue
+            latency = (time.perf_counter() - started) * 1000
+            status = response.status_code
+            if status >= 400:
+                failure = Failure("http", shown, status, _body_text(response.text),
+                                  attempts=attempt)
+                if status == 429 or status >= 500:
+                    continue
+                return Answer(status=status, failure=failure, attempts=attempt)
+            try:
+                answer = response.json()
+            except ValueError:
+                return Answer(status=status, attempts=attempt, failure=Failure(
+                    "not-json", shown, status, _body_text(response.text), attempts=attempt))
+            prediction = extract(answer, s.response_field)
+            if prediction is MISSING or prediction is None:
+                return Answer(status=status, attempts=attempt, failure=Failure(
+                    "missing-field", shown, status, _body_text(response.text),
+                    detail=f"field '{s.response_field}'", attempts=attempt))
+            return Answer(prediction, latency, status, attempts=attempt)
+        return Answer(status=failure.status, failure=failure, attempts=failure.attempts)
+
+
+def get_status(url: str, timeout: float) -> tuple[int | None, str]:
+    """GET `url` once (health and metrics endpoints): (HTTP status, "HTTP 200"), or (None, why
+    there was no answer)."""
+    import requests
+
+    try:
+        with requests.get(url, timeout=timeout) as response:
+            return response.status_code, f"HTTP {response.status_code}"
+    except requests.RequestException as e:
+        return None, f"{type(e).__name__}: {first_line(e, 120)}"
+
+
