@@ -18,11 +18,11 @@ def client(kube_context: str | None) -> Any:
     first = next((f for f in files.split(os.pathsep) if f and os.path.exists(f)), None)
     try:
         if first is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            config.load_incluster_config()
             from kubernetes import client as k8s
 
             return k8s.ApiClient()
-        api: Any = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        api: Any = config.new_client_from_config(
             config_file=first, context=kube_context)
     except (ConfigException, OSError, TypeError) as e:
         where = f"context '{kube_context}'" if kube_context else "the current context"

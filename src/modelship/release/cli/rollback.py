@@ -14,12 +14,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from modelship.release import commands
 
     commands.add_common(parser)
-    parser.add_argument("--to", required=True, metavar="X",
-                        help="a version (1.2.3 or v1.2.3), a tag naming one (rollback-v1.2.3), "
+    parser.add_argument("--to", metavar="X",
+                        help="required: a version (1.2.3 or v1.2.3), a tag naming one "
+                             "(rollback-v1.2.3), "
                              "a Helm revision number or a digest")
 
 
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
+    from modelship.errors import UsageError
     from modelship.release import commands
 
+    if not args.to or not args.to.strip():
+        raise UsageError("modelship rollback: --to X is required: a version (1.2.3 or v1.2.3), "
+                         "a tag naming one (rollback-v1.2.3), a Helm revision or a digest")
     return commands.rollback(args, cfg)
