@@ -45,3 +45,21 @@ def api_errors() -> tuple[type[BaseException], ...]:
     from kubernetes.client.exceptions import ApiException
 
     return (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+def get_json(api: Any, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+    """GET an API path as plain JSON: no typed model classes (their import and parsing cost
+    seconds), for the reads on a rollback's critical path."""
+    import json
+
+    method, url, headers, body, post = api.param_serialize(
+        "GET", path, query_params=list((query or {}).items()),
+        header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+    response = api.call_api(method, url, header_params=headers, body=body, post_params=post)
+    response.read()
+    if not 200 <= response.status < 300:
+        from kubernetes.client.exceptions import ApiException
+
+        raise ApiException(status=response.status, reason=f"GET {path}: {response.data!r}")
+    data: dict[str, Any] = json.loads(response.data)
+    return data

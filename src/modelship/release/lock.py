@@ -149,9 +149,16 @@ class Lock:
         return None
 
     def acquire(self, timeout: float) -> None:
+        from kubernetes.client.exceptions import ApiException
+
         try:
-            self._ensure_namespace()
-            holder = self.try_acquire()
+            try:
+                holder = self.try_acquire()
+            except ApiException as e:
+                if e.status != 404:  # 404 on create: the namespace does not exist yet
+                    raise
+                self._ensure_namespace()
+                holder = self.try_acquire()
             if holder is not None:
                 progress = console.Progress(
                     f"waiting for the release lock {self.namespace}/{self.name}, held by "

@@ -105,23 +105,21 @@ def read(helm: Helm, release: str, *, with_history: bool = True) -> ReleaseState
 def live(api: Any, release: str, namespace: str,
          extra: Mapping[str, Any] | None = None) -> dict[str, Live]:
     """The chart's serving Deployments by track (stable, canary, blue, green) that exist."""
-    from kubernetes import client
-
-    apps: Any = client.AppsV1Api(api)
     base = fullname(release, extra)
     found: dict[str, Live] = {}
     try:
-        items = apps.list_namespaced_deployment(
-            namespace, label_selector=f"app.kubernetes.io/instance={release}").items
+        items = kube.get_json(api, f"/apis/apps/v1/namespaces/{namespace}/deployments",
+                              {"labelSelector": f"app.kubernetes.io/instance={release}"})
     except kube.api_errors() as e:
         raise kube.unreachable(e, f"reading the Deployments of {release}") from e
-    for dep in items:
+    for dep in items.get("items", []):
+        meta, spec, status = dep.get("metadata", {}), dep.get("spec", {}), dep.get("status", {})
         for track in TRACKS:
-            if dep.metadata.name == f"{base}-{track}":
-                labels = dep.metadata.labels or {}
-                annotations = dep.metadata.annotations or {}
-                found[track] = Live(dep.metadata.name, track, dep.spec.replicas or 0,
-                                    (dep.status.ready_replicas or 0) if dep.status else 0,
+            if meta.get("name") == f"{base}-{track}":
+                labels = meta.get("labels") or {}
+                annotations = meta.get("annotations") or {}
+                found[track] = Live(meta["name"], track, int(spec.get("replicas") or 0),
+                                    int(status.get("readyReplicas") or 0),
                                     annotations.get("modelship.io/image", ""),
                                     labels.get("modelship.io/model-version", ""))
     return found
