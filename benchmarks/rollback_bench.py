@@ -148,7 +148,9 @@ def main() -> None:
     repository = f"{os.environ['MODELSHIP_TEST_REGISTRY']}/modelship-bench/sentiment"
     push_images(repository, ("1.0.0", "2.0.0"))
     values = {"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-              "nodeSelector": {"type": "kwok"}}
+              "nodeSelector": {"type": "kwok"},
+              "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Equal",
+                               "value": "fake", "effect": "NoSchedule"}]}
     waiting: subprocess.Popen[str] | None = None
     try:
         with tempfile.TemporaryDirectory() as tmp:

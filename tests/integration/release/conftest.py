@@ -24,6 +24,14 @@ from tests.support.kube import Tools, create_namespace
 
 REPO = Path(__file__).resolve().parents[3]
 VERSIONS = ("1.0.0", "2.0.0", "3.0.0", "4.0.0")
+# pods on the fake (KWOK) nodes: Ready without running; the nodes carry a taint once the test
+# bed has a real node, so the pods tolerate it and select the fake nodes
+KWOK_VALUES: dict[str, Any] = {
+    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+    "nodeSelector": {"type": "kwok"},
+    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Equal", "value": "fake",
+                     "effect": "NoSchedule"}],
+}
 
 
 @dataclass(frozen=True)
@@ -137,8 +145,7 @@ def base_config(images: Images, namespace: str, release: str) -> dict[str, Any]:
             "canary": {"steps": [10, 25, 50, 100], "interval": "1s"},
             "blue_green": {"scale_down_delay": "4s", "preview_interval": "1s"},
             # the chart's PDB and cache volume are irrelevant here; keep the pods light
-            "values": {"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-                       "nodeSelector": {"type": "kwok"}},
+            "values": KWOK_VALUES,
         },
     }
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.integration.release.conftest import Project
+from tests.integration.release.conftest import KWOK_VALUES, Project
 from tests.support.kube import Tools, wait_for
 from tests.unit.chart.chart_render import CHART
 
@@ -278,8 +278,7 @@ def test_gpu_capacity_refusal_and_canary_fallback(project: Project, tools: Tools
                                                   deployments: Any) -> None:
     """KWOK GPU nodes: 2 x 4 nvidia.com/gpu. Three pods of 2 GPUs fit once (6 of 8), not
     twice."""
-    gpu_values = {"gpu": {"count": 2}, "resources": {"requests": {"cpu": "10m"}},
-                  "nodeSelector": {"type": "kwok"}}
+    gpu_values = {**KWOK_VALUES, "gpu": {"count": 2}}
     project.write(strategy="blue-green", replicas=3, values=gpu_values)
     project.deploy("1.0.0")
     refused = project.deploy("2.0.0", check=2)
