@@ -1,0 +1,107 @@
+"""Pure: one step's state after a look -> its verdict, or None to keep looking.
+
+Order of evidence (the first that speaks decides, and the reason names it):
+1. traffic: a sequential check has rejected (canary worse than stable, or over a limit)
+   -> failed, at any look, even before `min_requests` (the test holds however often it looks);
+2. probes: the new version's answers disagree with the current one's, or its accuracy on
+   labelled rows fell below the tolerance -> failed;
+3. before one interval has passed, keep looking;
+4. enough evidence (at least `min_requests` canary requests, or no live traffic to judge at
+   weight 0 / without Prometheus, and probes passed when configured) -> passed;
+5. otherwise the step is inconclusive. `hold` keeps looking until max_wait; `abort` ends it at
+   the interval; `promote` passes it at the interval when there was traffic, just too little.
+   Prometheus unreachable is not inconclusive but an error: every policy waits for it until
+   max_wait. No data (no series at all) never passes, whatever the policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from modelship.release.analysis.base import Verdict
+from modelship.release.analysis.judge import CheckResult
+
+Policy = Literal["hold", "abort", "promote"]
+DecidedBy = Literal["traffic", "probes", "policy", "prometheus", "no-data", "few-requests",
+                    "nothing"]
+
+
+@dataclass(frozen=True)
+class Look:
+    now: float
+    started_at: float
+    interval: float
+    max_wait: float
+    policy: Policy
+    min_requests: int
+    traffic_needed: bool  # a provider is configured and the new version gets live traffic
+    canary_requests: float | None  # this step, None: no data
+    unreachable: str | None  # the provider's last failure, None when the last look worked
+    rejected: Sequence[CheckResult]
+    probes: bool | None  # None: not configured; else whether they passed
+    probe_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    decided_by: DecidedBy
+    reason: str
+
+
+def decide(look: Look) -> Decision | None:
+    if look.rejected:
+        first = look.rejected[0]
+        return Decision("failed", "traffic",
+                        f"traffic: {first.test.name}: e-value {first.statistic:.3g} >= "
+                        f"{first.threshold:g} (canary {_rate(first.canary_rate)}"
+                        + (f", stable {_rate(first.stable_rate)})"
+                           if first.test.kind == "compare" else ")"))
+    if look.probes is False:
+        return Decision("failed", "probes", f"probes: {look.probe_reason}")
+    elapsed = look.now - look.started_at
+    if elapsed < look.interval:
+        return None
+    waited_out = elapsed >= max(look.interval, look.max_wait)
+    problem = _shortfall(look)
+    if problem is None:
+        return Decision("passed", "traffic" if look.traffic_needed else
+                        "probes" if look.probes else "nothing", _passed_reason(look))
+    kind, text = problem
+    if kind == "prometheus":
+        return Decision("error", "prometheus", text) if waited_out else None
+    if look.policy == "promote" and kind == "few-requests":
+        return Decision("passed", "policy", f"{text}; promoted by on_inconclusive: promote")
+    if look.policy == "abort" or waited_out:
+        wait = "" if look.policy == "abort" else f" after {look.max_wait:g}s"
+        return Decision("inconclusive", kind, f"{text}{wait}")
+    return None
+
+
+def _shortfall(look: Look) -> tuple[DecidedBy, str] | None:
+    if not look.traffic_needed:
+        return None
+    if look.unreachable is not None:
+        return "prometheus", f"Prometheus unreachable: {look.unreachable}"
+    if look.canary_requests is None:
+        return "no-data", "no data: Prometheus has no request series for the canary"
+    if look.canary_requests < look.min_requests:
+        return "few-requests", (f"inconclusive: {look.canary_requests:.0f} canary requests, "
+                                f"{look.min_requests} needed")
+    return None
+
+
+def _passed_reason(look: Look) -> str:
+    parts = []
+    if look.traffic_needed:
+        parts.append(f"traffic: {look.canary_requests:.0f} canary requests, no check reached "
+                     "its bar")
+    if look.probes:
+        parts.append(f"probes: {look.probe_reason}")
+    return "; ".join(parts) or "nothing to judge: no live traffic and no probes"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"

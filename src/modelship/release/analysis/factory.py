@@ -1,0 +1,85 @@
+"""The two calls a release runner makes: build the analysis once per release, bake at 100%."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from modelship.config import Config
+from modelship.errors import ConfigError
+from modelship.release.analysis.base import (
+    Analysis,
+    Progress,
+    ReadinessOnly,
+    StepContext,
+    StepVerdict,
+)
+from modelship.release.analysis.canary import CanaryAnalysis, Prober
+from modelship.release.analysis.prometheus import (
+    Client,
+    MetricNames,
+    PrometheusProvider,
+    default_queries,
+)
+from modelship.release.analysis.settings import URL_ENV, AnalysisSettings, parse
+
+
+class ReleaseLike(Protocol):
+    """What the release engine's settings offer (release/settings.py ReleaseSettings)."""
+
+    @property
+    def analysis_key(self) -> str: ...
+
+    @property
+    def values(self) -> Mapping[str, Any]: ...
+
+
+def from_settings(settings: ReleaseLike | AnalysisSettings | None, cfg: Config, *,
+                  chart_values: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Analysis:
+    """The analysis for one release (use the same object for every step and the bake).
+
+    settings: the release's settings (their `analysis_key`, e.g. deploy.analysis or
+    environments.prod.analysis, is parsed here and their chart `values` name the metrics), or
+    already parsed AnalysisSettings (then `chart_values` may name the metrics); None, or no
+    analysis configured, gives ReadinessOnly. cfg: the loaded modelship.yaml (errors, probes'
+    serve contract, gate baseline tolerance). Raises ConfigError for a bad deploy.analysis and
+    for what can only be checked now (no Prometheus URL anywhere, unreadable token or CA file).
+    """
+    if settings is not None and not isinstance(settings, AnalysisSettings):
+        chart_values = chart_values if chart_values is not None else settings.values
+        settings = parse(cfg, settings.analysis_key)
+    if settings is None:
+        return ReadinessOnly()
+    env = os.environ if environ is None else environ
+    provider = None
+    if settings.prometheus.url or env.get(URL_ENV, "").strip():
+        queries = {**default_queries(MetricNames.from_values(chart_values)), **settings.queries}
+        provider = PrometheusProvider(Client.from_settings(settings.prometheus, env), queries)
+    prober = _prober(settings, cfg)
+    if provider is None and prober is None:
+        raise ConfigError(f"no evidence to judge: set prometheus (or {URL_ENV}) or probes",
+                          file=cfg.file, key=f"{settings.key}.prometheus")
+    return CanaryAnalysis(settings, provider, prober)
+
+
+def _prober(settings: AnalysisSettings, cfg: Config) -> Prober | None:
+    if settings.probes is None:
+        return None
+    from modelship.release.analysis.probe import ServeProber
+
+    return ServeProber.from_config(settings.probes, cfg)
+
+
+def bake(analysis: Analysis, step: StepContext, progress: Progress) -> StepVerdict:
+    """After 100%: keep judging production for `deploy.analysis.bake` (passed at once when
+    there is no bake or no analysis). The runner keeps the previous version warm meanwhile and
+    rolls back on anything but passed."""
+    if isinstance(analysis, CanaryAnalysis):
+        return analysis.bake(step, progress)
+    return StepVerdict("passed", "no bake configured", {"bake_seconds": 0})
+
+
+def bake_seconds(analysis: Analysis) -> float:
+    return analysis.bake_seconds if isinstance(analysis, CanaryAnalysis) else 0.0

@@ -1,0 +1,211 @@
+r"""The sequential judge: is the canary worse than stable, or worse than an absolute limit?
+
+Pure: counts in, e-values out. No clock, no I/O. One `Judge` follows a whole release (every
+step and the bake), so `alpha` bounds the chance of ever aborting identical versions, over the
+release, however often it looks.
+
+The maths
+---------
+Every test watches one kind of *bad event*: an error (5xx), or a request slower than a
+latency bound (from histogram buckets, see counts.py).
+
+**Canary vs stable** (`compare`). In look t the canary served n_c requests and stable n_s, so
+the realised canary share is rho_t = n_c / (n_c + n_s); B_t bad events happened, x_t of them
+on the canary. If both versions are equally good (bad-event rate p on both), each bad event
+belongs to the canary with probability rho_t, whatever p is and however the traffic was split:
+given B_t, x_t is hypergeometric, which is at most as spread as Binomial(B_t, rho_t)
+(Hoeffding 1963). If instead the canary's rate is r times stable's, the share becomes
+theta_t(r) = r rho_t / (r rho_t + 1 - rho_t). The likelihood ratio of look t is
+
+    LR_t(r) = (theta/rho)^x (1-theta)^(B-x) / (1-rho)^(B-x) = r^x / (1 + (r-1) rho_t)^B
+
+This is the conditional-binomial reduction of Lindon & Malek, "Anytime-valid inference for
+multinomial count data" (NeurIPS 2022), written in the rate ratio r so that the split may
+change from look to look (and from step to step). No single r is known, so the judge mixes
+over a grid of ratios r_1..r_K (1.2x to 30x, equal prior weights w_k = 1/K):
+
+    M_t = sum_k w_k prod_{s<=t} LR_s(r_k)
+
+A mixture of likelihood ratios with a fixed prior is a nonnegative martingale with M_0 = 1
+under "canary no worse" (for r_true < 1 each factor has expectation below 1, since theta > rho;
+LR is convex in x, so the hypergeometric case is covered by Hoeffding's inequality).
+Ville's inequality: P(sup_t M_t >= 1/a) <= a. Looking after every scrape costs nothing.
+
+**Absolute limit** (`thresholds`, e.g. error_rate <= 0.02, latency_p95_ms <= 300 which is
+"at most 5% of requests slower than 300 ms"). In look t the canary served n_t requests with
+x_t bad ones; under "rate <= p0" x_t is at most Binomial(n_t, p0). The same formula with
+rho = p0 and B = n gives an e-process against the limit (r is then the odds ratio).
+
+**Several tests**: with m tests, test i fails when M_i >= m / alpha (Bonferroni), so the
+chance that any fails on identical versions (or on a canary exactly at its limits) is <= alpha.
+
+Worked example (alpha = 0.01, compare on errors only, so the bar is 1/0.01 = 100). A 10%
+canary: one look sees 1,000 canary and 9,000 stable requests, rho = 0.1. Stable fails 0.5%
+(45 errors); a canary five times worse fails 2.5% (25 errors): B = 70, x = 25. At r = 5,
+log LR = 25 ln 5 - 70 ln(1.4) = 40.24 - 23.55 = 16.7; at r = 1.2: 25 ln 1.2 - 70 ln 1.02 =
+3.17. Averaged over the 12 ratios, M = 3.1e6, far above 100: the canary fails in that look.
+On identical versions the same look would typically see x = 7 of B = 52: log LR(1.2) = 7 ln 1.2
+- 52 ln 1.02 = 0.25, log LR(5) = 11.3 - 17.5 = -6.2; M = 0.30, far below 100.
+`python -m modelship.release.analysis.judge` prints both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from modelship.release.analysis.counts import Counts, slow
+
+# Alternatives mixed over: rate (or odds) ratios from 1.2x to 30x, log-spaced. A coarser grid
+# costs ln(K) nats of evidence; a wider one buys power against tiny or huge regressions.
+RATIOS: tuple[float, ...] = tuple(1.2 * (30 / 1.2) ** (k / 11) for k in range(12))
+
+
+@dataclass(frozen=True)
+class Event:
+    """A kind of bad event: errors, or requests slower than `slower_than` seconds."""
+
+    slower_than: float | None = None
+
+    def count(self, counts: Counts) -> tuple[float, float]:
+        """(requests it is counted among, bad events), nonnegative and consistent."""
+        if not counts.has_data:
+            return 0.0, 0.0
+        if self.slower_than is None:
+            n = counts.requests or 0.0
+            return n, min(counts.errors, n)
+        return slow(counts, self.slower_than)
+
+    @property
+    def label(self) -> str:
+        if self.slower_than is None:
+            return "errors"
+        return f"requests slower than {self.slower_than * 1000:g} ms"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One sequential test. `limit` is p0 for a threshold test, None for canary vs stable."""
+
+    name: str  # e.g. "error_rate vs stable", "latency_p95_ms <= 300"
+    kind: Literal["compare", "threshold"]
+    event: Event
+    limit: float | None = None
+
+
+class EProcess:
+    """M_t = sum_k w_k prod_s LR_s(r_k), kept as log products per ratio (no overflow)."""
+
+    def __init__(self, ratios: Sequence[float] = RATIOS) -> None:
+        self.ratios = tuple(ratios)
+        self.log_products = [0.0] * len(self.ratios)
+
+    def update(self, bad: float, trials: float, share: float) -> None:
+        """One look: `bad` of `trials` events fell on the watched side, whose share under the
+        null is `share` (canary traffic share, or the limit p0)."""
+        if trials <= 0 or not 0.0 < share < 1.0:
+            return  # no events, or no other side to compare with: no evidence either way
+        bad = min(max(bad, 0.0), trials)
+        for k, r in enumerate(self.ratios):
+            self.log_products[k] += bad * math.log(r) - trials * math.log1p((r - 1.0) * share)
+
+    @property
+    def log_value(self) -> float:
+        top = max(self.log_products)
+        total = sum(math.exp(v - top) for v in self.log_products)
+        return top + math.log(total / len(self.log_products))
+
+    @property
+    def value(self) -> float:
+        return math.exp(min(self.log_value, 700.0))
+
+    @property
+    def best_ratio(self) -> float:
+        """The alternative the data favour most so far (for the report)."""
+        k = max(range(len(self.ratios)), key=self.log_products.__getitem__)
+        return self.ratios[k]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    test: Check
+    statistic: float  # the e-value M_t
+    threshold: float  # m / alpha
+    rejected: bool
+    canary_rate: float | None  # bad events per request on the canary, over the release so far
+    stable_rate: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.test.name, "kind": self.test.kind, "event": self.test.event.label,
+                "limit": self.test.limit, "statistic": _finite(self.statistic),
+                "threshold": self.threshold, "rejected": self.rejected,
+                "canary_rate": self.canary_rate, "stable_rate": self.stable_rate}
+
+
+class Judge:
+    """Follows a release: `observe` each look's counts (what happened since the last look);
+    `results` says which tests have rejected. Once rejected, a test stays rejected."""
+
+    def __init__(self, tests: Iterable[Check], alpha: float) -> None:
+        self.tests = tuple(tests)
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        self.alpha = alpha
+        self.threshold = max(len(self.tests), 1) / alpha
+        self._processes = [EProcess() for _ in self.tests]
+        self._totals: list[list[float]] = [[0.0, 0.0, 0.0, 0.0] for _ in self.tests]
+        self._rejected = [False] * len(self.tests)
+
+    def observe(self, canary: Counts, stable: Counts) -> None:
+        for i, test in enumerate(self.tests):
+            n_c, x_c = test.event.count(canary)
+            n_s, x_s = test.event.count(stable)
+            totals = self._totals[i]
+            totals[0] += n_c
+            totals[1] += x_c
+            totals[2] += n_s
+            totals[3] += x_s
+            process = self._processes[i]
+            if test.kind == "compare":
+                if n_c > 0 and n_s > 0:
+                    process.update(x_c, x_c + x_s, n_c / (n_c + n_s))
+            else:
+                assert test.limit is not None
+                process.update(x_c, n_c, test.limit)
+            if process.log_value >= math.log(self.threshold):
+                self._rejected[i] = True
+
+    def results(self) -> list[CheckResult]:
+        out = []
+        for i, test in enumerate(self.tests):
+            n_c, x_c, n_s, x_s = self._totals[i]
+            out.append(CheckResult(
+                test, self._processes[i].value, self.threshold, self._rejected[i],
+                x_c / n_c if n_c > 0 else None,
+                x_s / n_s if n_s > 0 and test.kind == "compare" else None))
+        return out
+
+    def rejected(self) -> list[CheckResult]:
+        return [r for r in self.results() if r.rejected]
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 1e300
+
+
+def _example() -> None:
+    judge = Judge([Check("error_rate vs stable", "compare", Event())], alpha=0.01)
+    judge.observe(Counts(1000, 25), Counts(9000, 45))
+    bad = judge.results()[0]
+    same = Judge([Check("error_rate vs stable", "compare", Event())], alpha=0.01)
+    same.observe(Counts(1000, 7), Counts(9000, 45))
+    print(f"5x worse canary: M = {bad.statistic:.3g} (bar {bad.threshold:g}), "
+          f"rejected={bad.rejected}")
+    print(f"identical:       M = {same.results()[0].statistic:.3g}, "
+          f"rejected={same.results()[0].rejected}")
+
+
+if __name__ == "__main__":
+    _example()

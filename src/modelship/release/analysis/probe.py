@@ -1,0 +1,163 @@
+"""Model-aware probes: the eval set (its first `probes.rows` rows) sent through the serve
+contract (`modelship.serving`) to the new version and to the current one, once per step.
+
+Per version: success (answered without error, first attempt: a retry would hide a flaky
+server), latency p50/p95 of the answers, accuracy on labelled rows (a failed row counts as
+wrong). Between versions: agreement, the share of rows the current version answered where the
+new one gave the same prediction (compared as strings, as the gate compares labels).
+
+Checks (any failing fails the step, and the reason names it):
+- agreement >= `probes.agreement`, when the current version is reachable;
+- the gate's baseline comparison (gate.judge: the same tolerance semantics, absolute or "10%")
+  of the new version's accuracy, error_rate and latency_p95_ms against the current version
+  measured on the same rows now; tolerances from `probes.tolerance`, else the gate's
+  `gate.baseline.tolerance` entries for those metrics. Without a current version to ask,
+  accuracy is compared with the gate's baseline report, when there is one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelship import serving
+from modelship.config import Config
+from modelship.errors import InfraError, UsageError
+from modelship.gate import judge as gate_judge
+from modelship.release.analysis.base import Endpoint, Progress, StepContext
+from modelship.release.analysis.canary import ProbeOutcome
+from modelship.release.analysis.settings import PROBE_METRICS, ProbeSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionProbe:
+    rows: int
+    answered: int
+    labelled: int
+    correct: int
+    latency_ms: tuple[float, ...]
+    predictions: tuple[str | None, ...]  # per row, None when it failed
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        out = {"error_rate": 1.0 - self.answered / self.rows if self.rows else 1.0}
+        if self.labelled:
+            out["accuracy"] = self.correct / self.labelled
+        if self.latency_ms:
+            out["latency_p50_ms"] = float(np.percentile(self.latency_ms, 50))
+            out["latency_p95_ms"] = float(np.percentile(self.latency_ms, 95))
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "success": self.answered / self.rows if self.rows else 0.0,
+                "labelled": self.labelled, **self.metrics}
+
+
+def agreement(new: VersionProbe, current: VersionProbe) -> float | None:
+    pairs = [(a, b) for a, b in zip(new.predictions, current.predictions, strict=True)
+             if b is not None]
+    return sum(a == b for a, b in pairs) / len(pairs) if pairs else None
+
+
+class ServeProber:
+    def __init__(self, settings: ProbeSettings, spec: serving.ServeSpec,
+                 rows: Sequence[serving.Row], tolerances: Sequence[gate_judge.Tolerance],
+                 gate_baseline: dict[str, float] | None = None) -> None:
+        self.settings = settings
+        self.spec = dataclasses.replace(spec, retries=0)
+        self.rows = list(rows)
+        self.tolerances = list(tolerances)
+        self.gate_baseline = gate_baseline or {}
+
+    @classmethod
+    def from_config(cls, settings: ProbeSettings, cfg: Config) -> ServeProber:
+        """Reads the eval set and the tolerances now: a mistake is exit 2 before any step."""
+        spec = serving.ServeSpec.from_config(cfg)
+        rows = serving.load_rows(settings.eval_set, settings.rows)
+        if not rows:
+            raise UsageError(f"{settings.eval_set}: the probes' eval set has no rows")
+        if settings.tolerance is not None:
+            tolerances = list(settings.tolerance)
+        else:
+            tolerances = [t for t in gate_judge.tolerances_from_config(cfg) or []
+                          if t.metric in PROBE_METRICS]
+        baseline = None
+        if cfg.has("gate.baseline.report"):
+            path = cfg.get_path("gate.baseline.report")
+            if path.is_file():
+                baseline = gate_judge.load_baseline(path, None).metrics
+        return cls(settings, spec, rows, tolerances, baseline)
+
+    def probe(self, step: StepContext, progress: Progress) -> ProbeOutcome:
+        if step.canary is None:
+            return ProbeOutcome(None, "no endpoint for the new version", {"rows": 0})
+        progress(f"{step.step}: probing {len(self.rows)} eval rows on the new version")
+        try:
+            new = self._ask(step.canary)
+            current = None
+            if step.stable is not None:
+                progress(f"{step.step}: probing the same rows on the current version")
+                current = self._ask(step.stable)
+        except InfraError as e:
+            return ProbeOutcome(False, f"unreachable: {e.message}", {"error": e.message})
+        return self.judge(new, current)
+
+    def _ask(self, endpoint: Endpoint) -> VersionProbe:
+        run = serving.run(self.rows, endpoint.base_url, self.spec)
+        predictions: list[str | None] = []
+        latencies: list[float] = []
+        labelled = correct = 0
+        for result in run.results:
+            answer = result.answer
+            prediction = None if not answer.ok else str(answer.prediction)
+            predictions.append(prediction)
+            if answer.ok and answer.latency_ms is not None:
+                latencies.append(answer.latency_ms)
+            if result.row.has_reference:
+                labelled += 1
+                correct += prediction is not None and prediction == str(result.row.reference)
+        return VersionProbe(len(run.results), sum(p is not None for p in predictions),
+                            labelled, correct, tuple(latencies), tuple(predictions))
+
+    def judge(self, new: VersionProbe, current: VersionProbe | None) -> ProbeOutcome:
+        checks: list[dict[str, Any]] = []
+        agreed = agreement(new, current) if current is not None else None
+        want = self.settings.agreement
+        if want is not None and agreed is not None:
+            op = ">" if self.settings.agreement_strict else ">="
+            checks.append({"name": "agreement", "value": agreed, "op": op, "threshold": want,
+                           "passed": gate_judge.compare(agreed, op, want),
+                           "kind": "agreement"})
+        reference = current.metrics if current is not None else self.gate_baseline
+        against = "current version" if current is not None else "gate baseline"
+        compared = [t for t in self.tolerances if t.metric in reference]
+        if compared:
+            baseline = gate_judge.Baseline(Path("current version"), reference, compared)
+            checks += [c.as_dict() for c in gate_judge.judge(new.metrics, {}, baseline, {})]
+        failed = [c for c in checks if not c["passed"]]
+        evidence = {"rows": new.rows, "canary": new.as_dict(),
+                    "stable": None if current is None else current.as_dict(),
+                    "agreement": agreed, "checks": checks}
+        if failed:
+            reason = "; ".join(_describe(c, against) for c in failed)
+            if new.answered < new.rows:  # failures count as wrong answers: say so
+                reason += f" ({new.rows - new.answered} of {new.rows} requests failed)"
+            return ProbeOutcome(False, reason, evidence)
+        shown = [f"agreement {agreed:.1%}"] if agreed is not None else []
+        if "accuracy" in new.metrics:
+            shown.append(f"accuracy {new.metrics['accuracy']:.1%}")
+        shown.append(f"{new.answered}/{new.rows} answered")
+        return ProbeOutcome(True, ", ".join(shown), evidence)
+
+
+def _describe(check: dict[str, Any], against: str) -> str:
+    value = check["value"]
+    shown = "not measured" if value is None else f"{value:.4g}"
+    text = f"{check['name']} {shown}, expected {check['op']} {check['threshold']:.4g}"
+    if check["kind"] == "baseline":
+        text += f" ({against} {check['baseline']:.4g}, tolerance {check['tolerance']})"
+    return text
