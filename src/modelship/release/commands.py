@@ -19,7 +19,7 @@ from typing import Any
 
 from modelship import console
 from modelship.config import Config, parse_duration
-from modelship.errors import EXIT_OK, ConfigError, UsageError
+from modelship.errors import EXIT_OK, UsageError
 from modelship.image import gitinfo, tags
 from modelship.outcome import Outcome
 from modelship.release import history, kube, lock, registry, report, settings
@@ -108,18 +108,13 @@ def session(args: argparse.Namespace, cfg: Config, *, strategy: str | None = Non
 
 
 def analysis_for(chosen: settings.ReleaseSettings, cfg: Config) -> Analysis:
-    """ReadinessOnly when deploy.analysis is absent; otherwise the analysis package's."""
+    """ReadinessOnly when deploy.analysis is absent; otherwise the analysis package's (one
+    object for every step of the release)."""
     if chosen.analysis is None:
         return ReadinessOnly()
-    try:
-        from modelship.release.analysis import factory  # type: ignore[attr-defined]
-    except ImportError:
-        raise ConfigError("analysis is configured but this modelship has no analysis "
-                          "providers yet", file=cfg.file, key=chosen.analysis_key,
-                          hint="remove deploy.analysis to deploy with readiness checks only"
-                          ) from None
-    made: Analysis = factory.from_settings(chosen, cfg)
-    return made
+    from modelship.release.analysis import factory
+
+    return factory.from_settings(chosen, cfg)
 
 
 # -- convergence --------------------------------------------------------------------------

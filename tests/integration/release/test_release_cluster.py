@@ -377,3 +377,21 @@ def test_usage_errors(project: Project) -> None:
     bad = project.run("status", "--json", check=2)
     assert "deploy.strategy" in bad.err
     assert "Traceback" not in bad.err + missing.err + unknown_env.err
+
+
+def test_analysis_error_aborts_with_exit_3(project: Project, deployments: Any) -> None:
+    """deploy.analysis with a Prometheus that does not answer: the step's verdict is not a
+    pass, the canary is aborted and the exit code is 3 (infrastructure), production on 1.0.0."""
+    images = project.images
+    project.deploy("1.0.0")
+    project.write(analysis={"prometheus": {"url": "http://127.0.0.1:9", "timeout": "1s",
+                                           "retries": 0},
+                            "max_wait": "3s", "min_requests": 1})
+    failed = project.deploy("2.0.0", check=3)
+    data = failed.json
+    assert data["outcome"] == "aborted"
+    assert [(s["name"], s["verdict"]) for s in data["steps"]] == [("canary-10", "inconclusive")]
+    live = deployments(project)
+    assert set(live) == {"stable"}
+    assert live["stable"][2] == images.pinned("1.0.0")
+    assert "Traceback" not in failed.err
