@@ -30,6 +30,7 @@ class Step:
     pause_after: bool = False  # stop here and leave the release paused
     interval: float = 0.0  # how long the analysis (or readiness-only hold) lasts
     scale_down_after: float | None = None  # blue-green: scale the old colour down after this
+    bake: bool = False  # no apply: judge production at 100% for deploy.analysis.bake
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,16 @@ def canary(settings: ReleaseSettings, current: Desired, new: Track, *,
                           pause_after=weight == pause_at,
                           interval=settings.canary.interval))
         weight_now = weight
+    if weight_now >= 100:
+        steps.append(BAKE)
     steps.append(promotion(settings, new, weight_now))
     return Plan("canary", tuple(steps))
+
+
+# after 100%, the analysis keeps judging production for `bake` while the previous version can
+# still take over (canary: before promotion; blue-green: the old colour is warm); the runner
+# skips it when no bake is configured
+BAKE = Step("bake", 100, (), analyse=True, bake=True)
 
 
 def promotion(settings: ReleaseSettings, new: Track, weight_now: int) -> Step:
@@ -126,7 +135,7 @@ def blue_green(settings: ReleaseSettings, current: Desired, new: Track, *,
     pause = pause_at == 0 or not settings.blue_green.auto_promote
     steps = [Step("preview", 0, (preview,), analyse=True, pause_after=pause,
                   interval=settings.blue_green.preview_interval)]
-    steps.append(switch(settings, preview))
+    steps += [switch(settings, preview), BAKE]
     return Plan("blue-green", tuple(steps))
 
 
@@ -144,7 +153,7 @@ def scale_down_idle(current: Desired) -> Desired:
 def rolling(settings: ReleaseSettings, current: Desired, new: Track) -> Plan:
     del current  # a rolling update needs nothing of the current state but its existence
     return Plan("rolling", (Step("rollout", 100,
-                                 (Desired("rolling", settings.replicas, stable=new),)),))
+                                 (Desired("rolling", settings.replicas, stable=new),)), BAKE))
 
 
 def resume(settings: ReleaseSettings, current: Desired, *, full: bool = False,
@@ -159,7 +168,7 @@ def resume(settings: ReleaseSettings, current: Desired, *, full: bool = False,
         serving = current.serving
         if idle_is_new and waiting is not None and current.idle_replicas != 0 and \
                 waiting != serving:
-            return Plan("blue-green", (switch(settings, current),))
+            return Plan("blue-green", (switch(settings, current), BAKE))
     return Plan(current.strategy, ())
 
 

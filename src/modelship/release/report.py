@@ -66,6 +66,11 @@ def _summary(command: str, chosen: ReleaseSettings, result: RunResult,
         '    y-axis "weight %" 0 --> 100', "    line [" + ", ".join(str(w) for w in weights)
         + "]"]))
     body = head + table + "\n" + chart
+    analysed = [s.as_json() for s in result.steps if "decided_by" in s.evidence]
+    if analysed:  # deploy.analysis ran: its table and charts (canary vs stable per step)
+        from modelship.release.analysis import summary
+
+        body += "\n" + summary.render(analysed)
     if result.message:
         body += f"\n**{result.message}**\n"
     if result.problems:

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelship import console
-from modelship.errors import EXIT_INFRA, EXIT_OK, EXIT_REJECTED, InfraError, ModelshipError
+from modelship.errors import (
+    EXIT_INFRA,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    InfraError,
+    ModelshipError,
+    UsageError,
+)
 from modelship.release import state as live_state
 from modelship.release.analysis.base import (
     Analysis,
@@ -75,6 +83,7 @@ class Runner:
         self.progress_every = progress_every
         self.started = time.time()
         self.seen_problems: list[live_state.PodProblem] = []
+        self.bake_seconds = _bake_seconds(analysis)
 
     # -- one apply ----------------------------------------------------------------------------
     def apply(self, desired: Desired, step: str, *, paused: bool = False,
@@ -175,6 +184,8 @@ class Runner:
         for step in plan.steps:
             begun = time.time()
             before = current
+            if step.bake and self.bake_seconds <= 0:
+                continue
             try:
                 for index, desired in enumerate(step.applies):
                     last = index == len(step.applies) - 1
@@ -187,8 +198,10 @@ class Runner:
                     self.apply(desired, step.name, paused=last and step.pause_after,
                                scale_down=scale_down)
                     current = desired
-                split = self.rendered_split(step.applies[-1])
-                verdict = self._assess(step, step.applies[-1], split, begun)
+                desired_now = step.applies[-1] if step.applies else current
+                assert desired_now is not None
+                split = self.rendered_split(desired_now)
+                verdict = self._assess(step, desired_now, split, begun)
             except ClusterUnreachable as e:
                 result.steps.append(self._result(step, "inconclusive", begun, {}, str(e)))
                 result.outcome, result.exit_code = "aborted", EXIT_INFRA
@@ -207,14 +220,35 @@ class Runner:
             result.steps.append(self._result(step, verdict.verdict, begun,
                                              {**dict(verdict.evidence), "split": split},
                                              verdict.reason))
+            if verdict.verdict == "inconclusive" and not step.bake:
+                return self._hold(result, step, current, verdict.reason)
             if verdict.verdict != "passed":
-                code = EXIT_REJECTED if verdict.verdict == "failed" else EXIT_INFRA
+                code = {"failed": EXIT_REJECTED, "usage": EXIT_USAGE}.get(verdict.verdict,
+                                                                          EXIT_INFRA)
+                if step.bake and attempted is not None and attempted.strategy == "blue-green":
+                    before = replace(attempted, active=attempted.idle)  # switch back
                 return self._fail(result, attempted, f"{step.name}: {verdict.reason}", code,
                                   on_failure, before=before)
             if step.pause_after:
                 result.outcome = "paused"
                 result.final = current
                 return result
+        result.final = current
+        return result
+
+    def _hold(self, result: RunResult, step: Step, current: Desired | None,
+              reason: str) -> RunResult:
+        """Inconclusive after the analysis' own max_wait: not enough evidence either way, so
+        the release stays paused at this step (recorded) for a person to decide."""
+        line = (f"{step.name}: analysis inconclusive ({reason}); the release is paused here: "
+                "run `modelship promote` to go on or `modelship abort` to stop")
+        console.info(line)
+        if current is not None:
+            try:
+                self.apply(current, step.name, paused=True)
+            except ModelshipError as e:
+                line += f" (recording the pause failed: {e.message})"
+        result.outcome, result.exit_code, result.message = "paused", EXIT_INFRA, line
         result.final = current
         return result
 
@@ -233,10 +267,15 @@ class Runner:
             labels={"release": self.settings.release, "namespace": self.settings.namespace,
                     "track": "canary" if desired.strategy == "canary" else desired.idle})
         try:
-            verdict = self.analysis.assess(context, console.info)
+            if step.bake:
+                from modelship.release.analysis import factory
+
+                return factory.bake(self.analysis, context, console.info)
+            return self.analysis.assess(context, console.info)
+        except UsageError as e:  # e.g. a PromQL query Prometheus refuses: names the key
+            return StepVerdict("usage", str(e), {})  # type: ignore[arg-type]
         except ModelshipError as e:
             return StepVerdict("error", f"analysis failed: {e.message}", {})
-        return verdict
 
     def _endpoint(self, desired: Desired, *, stable: bool) -> Endpoint | None:
         base = fullname(self.settings.release, self.extra)
@@ -262,8 +301,9 @@ class Runner:
     def _result(self, step: Step, verdict: str, begun: float, evidence: dict[str, Any],
                 reason: str) -> StepResult:
         now = time.time()
-        return StepResult(step.name, step.weight, "inconclusive" if verdict == "error"
-                          else verdict, now - begun, evidence, reason, now - self.started)
+        shown = "inconclusive" if verdict in ("error", "usage") else verdict  # contract's enum
+        return StepResult(step.name, step.weight, shown, now - begun, evidence, reason,
+                          now - self.started)
 
     def _fail(self, result: RunResult, attempted: Desired | None, reason: str, code: int,
               on_failure: Callable[[], None] | None, *, before: Desired | None) -> RunResult:
@@ -298,6 +338,12 @@ class Runner:
             result.message = (f"{reason}; putting production back failed too: {e.message}. "
                               "Re-run `modelship abort` once the cluster answers.")
         return result
+
+
+def _bake_seconds(analysis: Analysis) -> float:
+    from modelship.release.analysis import factory
+
+    return factory.bake_seconds(analysis)
 
 
 def _service_port(extra: dict[str, Any]) -> int:

@@ -56,6 +56,7 @@ BG_V1 = Desired("blue-green", 4, blue=V1, active="blue")
             ("canary-25", 25, True, False, [("1.0.0", "2.0.0", 25)]),
             ("canary-50", 50, True, False, [("1.0.0", "2.0.0", 50)]),
             ("canary-100", 100, True, False, [("1.0.0", "2.0.0", 100)]),
+            ("bake", 100, True, False, []),
             ("promote", 100, False, False, [("2.0.0", "2.0.0", 50), ("2.0.0", None, 0)]),
         ], id="canary"),
         pytest.param("canary", CANARY_V1, 25, [
@@ -63,23 +64,28 @@ BG_V1 = Desired("blue-green", 4, blue=V1, active="blue")
             ("canary-25", 25, True, True, [("1.0.0", "2.0.0", 25)]),
             ("canary-50", 50, True, False, [("1.0.0", "2.0.0", 50)]),
             ("canary-100", 100, True, False, [("1.0.0", "2.0.0", 100)]),
+            ("bake", 100, True, False, []),
             ("promote", 100, False, False, [("2.0.0", "2.0.0", 50), ("2.0.0", None, 0)]),
         ], id="canary-pause-25"),
         pytest.param("blue-green", BG_V1, None, [
             ("preview", 0, True, False, [("1.0.0", "2.0.0", "blue", None)]),
             ("switch", 100, False, False, [("1.0.0", "2.0.0", "green", None)]),
+            ("bake", 100, True, False, []),
         ], id="blue-green"),
         pytest.param("blue-green", BG_V1, 0, [
             ("preview", 0, True, True, [("1.0.0", "2.0.0", "blue", None)]),
             ("switch", 100, False, False, [("1.0.0", "2.0.0", "green", None)]),
+            ("bake", 100, True, False, []),
         ], id="blue-green-pause-0"),
         pytest.param("blue-green", replace(BG_V1, green=V2, active="green", blue=V3,
                                            idle_replicas=0), None, [
             ("preview", 0, True, False, [("2.0.0", "2.0.0", "green", None)]),
             ("switch", 100, False, False, [("2.0.0", "2.0.0", "blue", None)]),
+            ("bake", 100, True, False, []),
         ], id="blue-green-into-scaled-down-blue"),
         pytest.param("rolling", Desired("rolling", 4, stable=V1), None,
-                     [("rollout", 100, False, False, [("2.0.0", None, 0)])], id="rolling"),
+                     [("rollout", 100, False, False, [("2.0.0", None, 0)]),
+                      ("bake", 100, True, False, [])], id="rolling"),
     ],
 )
 def test_deploy(strategy: str, current: Desired | None, pause_at: int | None,
@@ -90,14 +96,16 @@ def test_deploy(strategy: str, current: Desired | None, pause_at: int | None,
 
 def test_switch_schedules_the_scale_down() -> None:
     got = plan.deploy(replace(S, strategy="blue-green"), BG_V1, V2)
-    assert got.steps[-1].scale_down_after == 30
+    switch = got.steps[1]
+    assert switch.scale_down_after == 30
     assert got.steps[0].interval == 2
-    assert plan.scale_down_idle(got.steps[-1].applies[-1]).idle_replicas == 0
+    assert plan.scale_down_idle(switch.applies[-1]).idle_replicas == 0
+    assert got.steps[-1].bake  # judged after the switch while the old colour is warm
 
 
 def test_canary_steps_hold_the_interval() -> None:
     got = plan.deploy(S, CANARY_V1, V2)
-    assert {s.interval for s in got.steps if s.analyse} == {1.0}
+    assert {s.interval for s in got.steps if s.analyse and not s.bake} == {1.0}
 
 
 def test_auto_promote_false_pauses_before_the_switch() -> None:
@@ -124,6 +132,7 @@ def test_bad_pause_at(strategy: str, pause_at: int, message: str) -> None:
         pytest.param(Desired("canary", 4, stable=V1, canary=V2, weight=25), False, [
             ("canary-50", 50, True, False, [("1.0.0", "2.0.0", 50)]),
             ("canary-100", 100, True, False, [("1.0.0", "2.0.0", 100)]),
+            ("bake", 100, True, False, []),
             ("promote", 100, False, False, [("2.0.0", "2.0.0", 50), ("2.0.0", None, 0)]),
         ], id="canary-from-25"),
         pytest.param(Desired("canary", 4, stable=V1, canary=V2, weight=25), True, [
@@ -131,6 +140,7 @@ def test_bad_pause_at(strategy: str, pause_at: int, message: str) -> None:
         ], id="canary-full"),
         pytest.param(replace(BG_V1, green=V2), False, [
             ("switch", 100, False, False, [("1.0.0", "2.0.0", "green", None)]),
+            ("bake", 100, True, False, []),
         ], id="blue-green-waiting"),
         pytest.param(CANARY_V1, False, [], id="nothing-paused"),
         pytest.param(replace(BG_V1, green=V2, idle_replicas=0), False, [],
