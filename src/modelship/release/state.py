@@ -141,7 +141,7 @@ def pod_problems(api: Any, release: str, namespace: str) -> list[PodProblem]:
             continue
         name = pod.metadata.name
         track = (pod.metadata.labels or {}).get("modelship.io/track", "?")
-        found = _container_problem(pod) or _scheduling_problem(pod)
+        found = _container_problem(pod) or _scheduling_problem(pod) or _not_ready(pod)
         if found is None:
             continue
         reason, message = found
@@ -162,6 +162,17 @@ def _container_problem(pod: Any) -> tuple[str, str] | None:
         if terminated is not None and (status.restart_count or 0) >= 2 and not status.ready:
             return "CrashLoopBackOff", (f"restarted {status.restart_count} times, last exit "
                                         f"{terminated.exit_code} ({terminated.reason})")
+    return None
+
+
+def _not_ready(pod: Any) -> tuple[str, str] | None:
+    """Running but not Ready (a failing startup or readiness probe): the message comes from
+    the pod's latest Warning event (e.g. "Readiness probe failed: ...")."""
+    if not pod.status or pod.status.phase != "Running":
+        return None
+    for condition in pod.status.conditions or []:
+        if condition.type == "Ready" and condition.status == "False":
+            return "NotReady", ""
     return None
 
 
