@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from modelship import console
+from modelship import console, ghactions
 from modelship.config import Config, parse_duration
 from modelship.errors import EXIT_OK, UsageError
 from modelship.image import gitinfo, tags
@@ -218,7 +218,8 @@ def base_record(cfg: Config, action: str, strategy: str, track: Track | None) ->
     return history.Record(action=action, step="", strategy=strategy,
                           version=track.version if track else None,
                           image=track.image if track else None,
-                          digest=track.digest if track else None, git_sha=git.sha,
+                          digest=track.digest if track else None,
+                          git_sha=git.sha or ghactions.sha(),
                           gate_report=_sha256(gate) if gate else None, by=history.who())
 
 

@@ -395,3 +395,28 @@ def test_analysis_error_aborts_with_exit_3(project: Project, deployments: Any) -
     assert set(live) == {"stable"}
     assert live["stable"][2] == images.pinned("1.0.0")
     assert "Traceback" not in failed.err
+
+
+def test_job_summary_outputs_and_run_url_in_actions(project: Project, tools: Tools,
+                                                    tmp_path: Any) -> None:
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    actions = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary),
+               "GITHUB_OUTPUT": str(outputs), "GITHUB_REPOSITORY": "org/models",
+               "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242",
+               "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+               "GITHUB_REF": "refs/heads/main"}
+    project.run("deploy", "--image", project.images.ref("1.0.0"), env=actions)
+    project.run("deploy", "--json", "--image", project.images.ref("2.0.0"), env=actions)
+    text = summary.read_text()
+    assert "| canary-25 | 25% | passed |" in text
+    assert "xychart-beta" in text
+    assert "line [0, 10, 25, 50, 100, 100]" in text
+    written = outputs.read_text()
+    assert "outcome<<" in written
+    assert "promoted" in written
+    record = json.loads(helm_history(tools, project)[-1]["description"].removeprefix(
+        "modelship: "))
+    assert record["by"] == "https://github.com/org/models/actions/runs/4242"
+    assert record["git_sha"] == "0123456789abcdef0123456789abcdef01234567"
+    status = project.status()
+    assert status["history"][0]["git_sha"] == "0123456789abcdef0123456789abcdef01234567"
