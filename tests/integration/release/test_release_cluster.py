@@ -420,3 +420,29 @@ def test_job_summary_outputs_and_run_url_in_actions(project: Project, tools: Too
     assert record["git_sha"] == "0123456789abcdef0123456789abcdef01234567"
     status = project.status()
     assert status["history"][0]["git_sha"] == "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_first_install_killed_then_deploy_installs_again(project: Project, tools: Tools,
+                                                         deployments: Any) -> None:
+    """Killed during the very first install (pending-install, nothing deployed to go back
+    to): the next deploy removes the half-made release and installs."""
+    import os
+    import signal
+
+    images = project.images
+    project.config["environments"] = {"big": {"values": {"gpu": {"count": 99}}}}
+    project.write(timeout="60s")
+    proc = project.start("deploy", "--environment", "big", "--image", images.ref("1.0.0"))
+    wait_for(lambda: (h := tools.helm("history", project.release, "--namespace",
+                                       project.namespace, "--output", "json",
+                                       check=False)).returncode == 0
+             and json.loads(h.stdout)[-1]["status"] == "pending-install",
+             "helm's pending-install", 60)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    again = project.deploy("1.0.0")
+    assert "interrupted first install" in again.err
+    assert again.json["outcome"] == "promoted"
+    assert helm_history(tools, project)[-1]["status"] == "deployed"
+    wait_for(lambda: deployments(project).get("stable") == (4, 4, images.pinned("1.0.0")),
+             "1.0.0 installed", 60)
