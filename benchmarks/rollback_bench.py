@@ -20,6 +20,7 @@ eval "$(scripts/testbed env)"; python benchmarks/rollback_bench.py
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -32,6 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,6 +80,51 @@ def push_images(repository: str, versions: tuple[str, ...]) -> None:
     client.close()
 
 
+def real_node_setup(api: Any, namespace: str, repository: str) -> dict[str, Any]:
+    """The example model as 1.0.0 and 2.0.0 (a version label each, shared layers), a pull
+    secret, and chart values for the real node."""
+    import docker
+
+    sys.path.insert(0, str(REPO))
+    from tests.support.real_node import (  # the test bed's helpers, same as the tests
+        PULL_SECRET,
+        SMALL,
+        create_pull_secret,
+        example_image,
+    )
+
+    @dataclasses.dataclass
+    class Registry:
+        host: str
+        user: str
+        password: str
+
+    registry = Registry(os.environ["MODELSHIP_TEST_REGISTRY"],
+                        os.environ["MODELSHIP_TEST_REGISTRY_USER"],
+                        os.environ["MODELSHIP_TEST_REGISTRY_PASSWORD"])
+    base = example_image(registry)
+    client = docker.from_env()
+    client.login(username=registry.user, password=registry.password, registry=registry.host)
+    auth = {"username": registry.user, "password": registry.password}
+    for version in ("1.0.0", "2.0.0"):
+        text = f'FROM {base}\nLABEL org.opencontainers.image.version="{version}"\n'.encode()
+        context = io.BytesIO()
+        with tarfile.open(fileobj=context, mode="w") as tar:
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(text)
+            tar.addfile(info, io.BytesIO(text))
+        context.seek(0)
+        client.images.build(fileobj=context, custom_context=True, tag=f"{repository}:{version}")
+        for line in client.api.push(repository, version, auth_config=auth, stream=True,
+                                    decode=True):
+            if "error" in line:
+                sys.exit(f"push failed: {line['error']}")
+    client.close()
+    create_pull_secret(api, namespace, registry)
+    return {"imagePullSecrets": [{"name": PULL_SECRET}], "resources": SMALL,
+            "terminationGracePeriodSeconds": 5}
+
+
 def modelship(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([sys.executable, "-m", "modelship", *args], cwd=root, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
@@ -121,7 +168,57 @@ class EndpointProbe:
         return out
 
 
-def time_until_only(probe: EndpointProbe, service: str, version: str, started: float,
+class RequestProbe:
+    """Versions that answer a batch of requests through the Service's ClusterIP (kube-proxy),
+    read from each pod's own request counter (its /metrics) before and after the batch."""
+
+    def __init__(self, api: Any, namespace: str, batch: int = 20) -> None:
+        from kubernetes import client
+
+        self.core = client.CoreV1Api(api)
+        self.namespace = namespace
+        self.batch = batch
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def _pods(self, release: str) -> dict[str, tuple[str, str]]:
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"app.kubernetes.io/instance={release}").items
+        return {p.metadata.name: (p.status.pod_ip, p.metadata.labels.get(
+            "modelship.io/model-version", "?")) for p in pods
+            if p.status.pod_ip and p.metadata.deletion_timestamp is None
+            and p.status.phase == "Running"}
+
+    def _served(self, ip: str) -> int:
+        try:
+            text = self.session.get(f"http://{ip}:8080/metrics", timeout=2).text
+        except requests.RequestException:
+            return 0
+        for line in text.splitlines():
+            if line.startswith("http_requests_total{") and 'status="200"' in line:
+                return int(float(line.rsplit(" ", 1)[1]))
+        return 0
+
+    def versions(self, service: str) -> list[str]:
+        svc = self.core.read_namespaced_service(service, self.namespace)
+        url = f"http://{svc.spec.cluster_ip}:{svc.spec.ports[0].port}/predict"
+        pods = self._pods(service)
+        before = {name: self._served(ip) for name, (ip, _) in pods.items()}
+        failed = 0
+        for _ in range(self.batch):
+            try:
+                answer = self.session.post(url, json={"text": "a fine film"}, timeout=5,
+                                           headers={"Connection": "close"})
+                failed += answer.status_code != 200
+            except requests.RequestException:
+                failed += 1
+        out: list[str] = ["failed"] * failed
+        for name, (ip, version) in pods.items():
+            out += [version] * max(self._served(ip) - before[name], 0)
+        return out
+
+
+def time_until_only(probe: EndpointProbe | RequestProbe, service: str, version: str, started: float,
                     limit: float = 600) -> float:
     in_a_row = 0
     while time.monotonic() - started < limit:
@@ -135,8 +232,9 @@ def time_until_only(probe: EndpointProbe, service: str, version: str, started: f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--probe", choices=("endpoints",), default="endpoints")
-    parser.parse_args()
+    parser.add_argument("--probe", choices=("endpoints", "requests"), default="endpoints",
+                        help="requests: real traffic on the test bed's real node")
+    args = parser.parse_args()
     env = _env()
     from kubernetes import client, config
 
@@ -146,11 +244,17 @@ def main() -> None:
     namespace = f"bench-rollback-{tag}"
     core.create_namespace({"metadata": {"name": namespace}})
     repository = f"{os.environ['MODELSHIP_TEST_REGISTRY']}/modelship-bench/sentiment"
-    push_images(repository, ("1.0.0", "2.0.0"))
-    values = {"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-              "nodeSelector": {"type": "kwok"},
-              "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Equal",
-                               "value": "fake", "effect": "NoSchedule"}]}
+    probe: EndpointProbe | RequestProbe
+    if args.probe == "requests":
+        values = real_node_setup(api, namespace, repository)
+        probe = RequestProbe(api, namespace)
+    else:
+        push_images(repository, ("1.0.0", "2.0.0"))
+        values = {"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                  "nodeSelector": {"type": "kwok"},
+                  "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Equal",
+                                   "value": "fake", "effect": "NoSchedule"}]}
+        probe = EndpointProbe(api, namespace)
     waiting: subprocess.Popen[str] | None = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -169,7 +273,6 @@ def main() -> None:
             for line in waiting.stderr:
                 if "keeping the old colour warm" in line:
                     break
-            probe = EndpointProbe(api, namespace)
             assert set(probe.versions("bench-bg")) == {"2.0.0"}
             assert set(probe.versions("bench-roll")) == {"2.0.0"}
 
@@ -195,7 +298,7 @@ def main() -> None:
         core.delete_namespace(namespace)
         api.close()
     ratio = bg_seconds / helm_seconds
-    print(json.dumps({"probe": "endpoints", "replicas": REPLICAS,
+    print(json.dumps({"probe": args.probe, "replicas": REPLICAS,
                       "blue_green_switch_seconds": round(bg_seconds, 2),
                       "helm_rollback_wait_seconds": round(helm_seconds, 2),
                       "ratio": round(ratio, 3), "goal": "<= 0.2 and < 10 s",
