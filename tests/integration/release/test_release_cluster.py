@@ -446,3 +446,41 @@ def test_first_install_killed_then_deploy_installs_again(project: Project, tools
     assert helm_history(tools, project)[-1]["status"] == "deployed"
     wait_for(lambda: deployments(project).get("stable") == (4, 4, images.pinned("1.0.0")),
              "1.0.0 installed", 60)
+
+
+@pytest.fixture
+def gateway_api_crds(tools: Tools) -> Any:
+    """The Gateway API CRDs (standard channel, from their Go module), installed when absent
+    and removed again only when this fixture created them."""
+    import yaml
+    from tests.integration.chart.chart_cluster import GATEWAY_API, module_dir
+
+    module, version, directory = GATEWAY_API
+    files = sorted((module_dir(module, version) / directory).glob("*.yaml"))
+    names = [yaml.safe_load(f.read_text())["metadata"]["name"] for f in files]
+    existing = set(tools.kubectl("get", "crd", "--output", "name").stdout.split())
+    created = [n for n in names
+               if f"customresourcedefinition.apiextensions.k8s.io/{n}" not in existing]
+    args = ["apply", "--server-side", "--force-conflicts"]
+    for f in files:
+        args += ["-f", str(f)]
+    tools.kubectl(*args)
+    tools.kubectl("wait", "--for", "condition=Established", "--timeout", "60s",
+                  *[f"crd/{n}" for n in names])
+    yield names
+    if created:
+        tools.kubectl("delete", "crd", "--wait=false", *created, check=False)
+
+
+def test_gateway_api_weights_are_read_back(project: Project, gateway_api_crds: Any) -> None:
+    """traffic.mode gateway-api: the split is the HTTPRoute's backend weights, read back."""
+    project.write(values={**project.config["deploy"]["values"],
+                          "traffic": {"mode": "gateway-api"}})
+    project.deploy("1.0.0")
+    paused = project.deploy("2.0.0", "--pause-at", "25").json
+    splits = [s["evidence"]["split"] for s in paused["steps"]]
+    assert [(s["mode"], s["weight"]) for s in splits] == [("gateway-api", 10),
+                                                          ("gateway-api", 25)]
+    # stable keeps its pods in this mode; the canary runs the weight's share of them
+    assert [(s["pods"]["stable"]["replicas"], s["pods"]["canary"]["replicas"])
+            for s in splits] == [(4, 1), (4, 1)]
