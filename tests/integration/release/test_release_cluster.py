@@ -332,6 +332,8 @@ def test_two_deploys_at_once_queue(project: Project) -> None:
     assert first.returncode == 0, err1
     assert second.returncode == 0, err2
     assert "waiting for the release lock" in err1 + err2
+    # each deploy outlives the 6s lease: renewal kept the first one's lock, never taken over
+    assert "taking over" not in err1 + err2
     outcomes = {json.loads(out1)["digest"], json.loads(out2)["digest"]}
     assert outcomes == {project.images.digests["2.0.0"], project.images.digests["3.0.0"]}
     assert project.status()["stable"]["version"] in ("2.0.0", "3.0.0")
