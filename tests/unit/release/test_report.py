@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from modelship.release import report
 from modelship.release.model import Track
 from modelship.release.runner import RunResult, StepResult
@@ -34,3 +38,19 @@ def test_failed_canary_summary_has_steps_chart_and_problems() -> None:
     assert "line [0, 10, 0]" in summary  # the failed step's traffic went back to 0
     assert "m-canary-x (canary): ImagePullBackOff: Back-off pulling image" in summary
     assert "ImagePullBackOff" in outcome.text
+
+
+def test_rollback_needs_to_unless_a_rollback_tag_was_pushed(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from modelship import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_REF", raising=False)
+    monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+    assert cli.main(["rollback"]) == 2
+    # on a rollback-v1.0.0 tag push the version comes from the tag: past that check, the
+    # command stops where the cluster is needed (no helm or kube config here: exit 3, not 2)
+    monkeypatch.setenv("GITHUB_REF", "refs/tags/rollback-v1.0.0")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert cli.main(["rollback"]) == 3

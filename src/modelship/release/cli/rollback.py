@@ -15,15 +15,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     commands.add_common(parser)
     parser.add_argument("--to", metavar="X",
-                        help="required: a version (1.2.3 or v1.2.3), a tag naming one "
-                             "(rollback-v1.2.3), "
-                             "a Helm revision number or a digest")
+                        help="a version (1.2.3 or v1.2.3), a tag naming one (rollback-v1.2.3), "
+                             "a Helm revision number or a digest (default in Actions: the "
+                             "pushed rollback-* tag)")
 
 
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     from modelship.errors import UsageError
     from modelship.release import commands
 
+    if not args.to:  # a workflow on a `rollback-v1.2.3` tag push names the version itself
+        from modelship import ghactions
+
+        tag = ghactions.tag_from_ref() or ""
+        args.to = tag if tag.startswith("rollback-") else None
     if not args.to or not args.to.strip():
         raise UsageError("modelship rollback: --to X is required: a version (1.2.3 or v1.2.3), "
                          "a tag naming one (rollback-v1.2.3), a Helm revision or a digest")
