@@ -261,7 +261,7 @@ def deploy(args: argparse.Namespace, cfg: Config) -> Outcome:
         result = runner.run(plan, current, on_failure=on_failure) if not plan.empty \
             else RunResult("unchanged", final=current)
         revision = _latest_revision(sess)
-    outcome = report.deploy_outcome(chosen, result, new, previous, revision, state.latest)
+    outcome = report.deploy_outcome(chosen, result, new, previous, revision)
     if result.scale_down_at is not None and result.outcome == "promoted":
         scale_down_after_delay(sess, result.scale_down_at, record)
     return outcome
@@ -357,7 +357,7 @@ def promote(args: argparse.Namespace, cfg: Config) -> Outcome:
         if current.strategy != sess.settings.strategy:
             sess.settings = replace(sess.settings, strategy=current.strategy)
         runner = Runner(sess.settings, sess.helm, sess.api, analysis, record,
-                        extra=_extra(sess, state))
+                        extra=dict(sess.settings.values))
         if plan.empty:
             console.info(f"{sess.settings.release} is not paused; nothing to promote")
             result = RunResult("unchanged", final=current)
@@ -365,16 +365,10 @@ def promote(args: argparse.Namespace, cfg: Config) -> Outcome:
             result = runner.run(plan, current)
         revision = _latest_revision(sess)
     outcome = report.deploy_outcome(sess.settings, result, new or current.serving,
-                                    current.serving, revision, state.latest, command="promote")
+                                    current.serving, revision, command="promote")
     if result.scale_down_at is not None and result.outcome == "promoted":
         scale_down_after_delay(sess, result.scale_down_at, record)
     return outcome
-
-
-def _extra(sess: Session, state: live_state.ReleaseState) -> dict[str, Any]:
-    """Chart values besides the engine's: the config's (they may have changed since)."""
-    del state
-    return dict(sess.settings.values)
 
 
 def abort(args: argparse.Namespace, cfg: Config) -> Outcome:
@@ -390,7 +384,7 @@ def abort(args: argparse.Namespace, cfg: Config) -> Outcome:
         record = base_record(cfg, "abort", current.strategy, current.serving)
         sess.settings = replace(sess.settings, strategy=current.strategy)
         runner = Runner(sess.settings, sess.helm, sess.api, ReadinessOnly(), record,
-                        extra=_extra(sess, state))
+                        extra=dict(sess.settings.values))
         if plan.empty:
             console.info(f"{sess.settings.release}: no canary or waiting colour; nothing to "
                          "abort")
@@ -401,7 +395,7 @@ def abort(args: argparse.Namespace, cfg: Config) -> Outcome:
                 result.outcome = "aborted"
         revision = _latest_revision(sess)
     return report.deploy_outcome(sess.settings, result, new or current.serving,
-                                 current.serving, revision, state.latest, command="abort")
+                                 current.serving, revision, command="abort")
 
 
 # -- rollback -------------------------------------------------------------------------------
@@ -427,7 +421,7 @@ def rollback(args: argparse.Namespace, cfg: Config) -> Outcome:
         console.info(f"rolling {sess.settings.release} back to {target.version} "
                      f"({target.digest}) by {method}")
         runner = Runner(sess.settings, sess.helm, sess.api, ReadinessOnly(), record,
-                        extra=_extra(sess, state))
+                        extra=dict(sess.settings.values))
         result = runner.run(plan, current)
         seconds = time.monotonic() - begun
         revision = _latest_revision(sess)

@@ -18,9 +18,8 @@ def _image(track: Track | None) -> dict[str, Any] | None:
 
 
 def deploy_outcome(chosen: ReleaseSettings, result: RunResult, new: Track | None,
-                   previous: Track | None, revision: int | None,
-                   before: object, *, command: str = "deploy") -> Outcome:
-    del before
+                   previous: Track | None, revision: int | None, *,
+                   command: str = "deploy") -> Outcome:
     data: dict[str, Any] = {
         "release": chosen.release, "namespace": chosen.namespace,
         "environment": chosen.environment, "strategy": chosen.strategy,

@@ -25,7 +25,7 @@ def test_failed_canary_summary_has_steps_chart_and_problems() -> None:
                                          63.2)],
                        problems=[PodProblem("m-canary-x", "canary", "ImagePullBackOff",
                                             "Back-off pulling image")])
-    outcome = report.deploy_outcome(S, result, NEW, OLD, 7, None)
+    outcome = report.deploy_outcome(S, result, NEW, OLD, 7)
     assert outcome.exit_code == 1
     assert outcome.result["outcome"] == "aborted"
     assert outcome.result["previous"] == {"image": OLD.image, "digest": OLD.digest}
