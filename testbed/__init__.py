@@ -1,5 +1,6 @@
 """The modelship test bed: a real Docker engine, real base images, a real registry with auth,
-act, and (testbed.cluster) a real Kubernetes control plane, all on 127.0.0.1.
+act, and (testbed.cluster) a real Kubernetes control plane with a real node, Prometheus and a
+Gateway API implementation, all on 127.0.0.1 (and the node's own pod and Service networks).
 
 `up()` is idempotent and returns the environment the tests and the demo need; `down()` stops
 only what `up()` started. The same functions back `scripts/testbed up|down|env` and the pytest
@@ -30,8 +31,13 @@ def up(parts: tuple[str, ...] = PARTS) -> dict[str, str]:
     if "cluster" in parts:
         from testbed import cluster
 
-        current["cluster"] = {"env": cluster.up(run)}
+        registry_host = current.get("registry", {}).get("host")
+        current["cluster"] = {"env": cluster.up(run, registry_host)}
         state.save(current, run)
+    if "registry" in parts and "cluster" in current:
+        from testbed import cluster
+
+        cluster.trust_registry(run, current["registry"]["host"])
     return env(current)
 
 

@@ -14,7 +14,8 @@ from testbed import state
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/testbed", description=testbed.__doc__)
     sub = parser.add_subparsers(dest="action", required=True)
-    up = sub.add_parser("up", help="start Docker, base images, registry and cluster")
+    up = sub.add_parser("up", help="start Docker, base images, registry, cluster (with the "
+                        "real node, Prometheus and the Gateway)")
     up.add_argument("--without", action="append", default=[], choices=["registry", "cluster"],
                     help="skip a part (repeatable)")
     sub.add_parser("down", help="stop everything `up` started")

@@ -74,6 +74,17 @@ def alive(pid: int | None) -> bool:
         return False
 
 
+def runs(pid: int | None, binary: str) -> bool:
+    """`pid` is alive and runs `binary` (its argv[0]), not a process that reused the pid."""
+    if not alive(pid):
+        return False
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].decode()
+    except OSError:
+        return False
+    return argv0 == binary
+
+
 # Daemons this interpreter started, kept so they are reaped when stopped (and so no Popen is
 # garbage-collected while its process runs, which is a ResourceWarning).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}

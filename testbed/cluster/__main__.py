@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from testbed import cluster, state
+from testbed import cluster, node, state
 from testbed.cluster import control_plane
 
 
@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         cluster.down(run_dir)
         result = {}
     else:
-        rss = control_plane.rss_bytes(run_dir)
+        rss = {**control_plane.rss_bytes(run_dir), **node.rss_bytes(run_dir),
+               **cluster.traffic_rss_bytes(run_dir)}
         result = {"running": control_plane.running(run_dir),
                   "rss_mib": {k: round(v / 2**20) for k, v in rss.items()},
                   "rss_total_mib": round(sum(rss.values()) / 2**20),

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from testbed import state
@@ -56,6 +57,7 @@ def build_one(component: Component, go: str) -> Path:
     }
     argv = [go, "build", "-p", "2", "-trimpath",
             "-ldflags", " ".join(("-s", "-w", *component.ldflags)),
+            *(["-tags", ",".join(component.tags)] if component.tags else []),
             "-o", str(partial), component.package]
     started = time.monotonic()
     result = subprocess.run(argv, cwd=component.module_dir, env=env, capture_output=True,
@@ -70,17 +72,34 @@ def build_one(component: Component, go: str) -> Path:
     return target
 
 
+# Two builds at once: each `go build -p 2` leaves the cores idle while it links or waits on
+# the module cache, so a pair finishes sooner than one after the other (the Go build cache is
+# safe to share between processes).
+PARALLEL_BUILDS = 2
+
+
+def _build_locked(component: Component, go: str) -> Path:
+    """Build one component unless another process does or did: one lock per binary, so
+    a pytest session and `scripts/testbed up` never build the same thing twice."""
+    with open(bin_root() / f".{component.name}-{component.version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return build_one(component, go)
+
+
 def build(names: list[str] | None = None) -> dict[str, Path]:
-    """Paths of all (or the named) binaries, building the ones not cached yet. A file lock
-    keeps two processes (a pytest session and `scripts/testbed up`) from building twice."""
+    """Paths of all (or the named) binaries, building the ones not cached yet."""
     wanted = [COMPONENTS[n] for n in (names or COMPONENTS)]
     if all(cached_path(c).exists() for c in wanted):
         return {c.name: cached_path(c) for c in wanted}
     go = go_binary()
     missing = [c for c in wanted if not cached_path(c).exists()]
-    state.say(f"building {len(missing)} cluster binaries with {go} (first run only, "
-              f"~{sum(c.minutes for c in missing)} min on 2 cores; cached in {bin_root()})")
+    state.say(f"building {len(missing)} test-bed binaries with {go} (first run only, "
+              f"~{sum(c.minutes for c in missing)} min of work on 2 cores, "
+              f"{PARALLEL_BUILDS} at a time; cached in {bin_root()})")
     bin_root().mkdir(parents=True, exist_ok=True)
-    with open(bin_root() / ".build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return {c.name: build_one(c, go) for c in wanted}
+    # longest first, so the last build to finish is a short one
+    missing.sort(key=lambda c: -c.minutes)
+    with ThreadPoolExecutor(max_workers=PARALLEL_BUILDS) as pool:
+        for future in [pool.submit(_build_locked, c, go) for c in missing]:
+            future.result()
+    return {c.name: cached_path(c) for c in wanted}

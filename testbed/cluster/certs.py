@@ -25,6 +25,10 @@ CLIENTS = {
     "admin": ("kubernetes-admin", "system:masters"),
     "controller-manager": ("system:kube-controller-manager", None),
     "scheduler": ("system:kube-scheduler", None),
+    # the API server's identity towards kubelets (`kubectl logs/exec`)
+    "kubelet-client": ("kube-apiserver-kubelet-client", None),
+    # RBAC's default binding system:node-proxier names this user
+    "kube-proxy": ("system:kube-proxy", None),
 }
 VALID_FOR = datetime.timedelta(days=30)
 
@@ -94,37 +98,56 @@ def _write_cert(cert: x509.Certificate, path: Path) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+def _load_ca(pki: Pki) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    cert = x509.load_pem_x509_certificate(pki.cert("ca").read_bytes())
+    key = serialization.load_pem_private_key(pki.key("ca").read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)  # we made it
+    return cert, key
+
+
+def issue_client(pki: Pki, name: str, user: str, group: str | None = None) -> None:
+    """A client certificate <name>.crt/.key for `user` in `group`, signed by the CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    _write_key(key, pki.key(name))
+    _write_cert(_issue(_name(user, group), key, _load_ca(pki)), pki.cert(name))
+
+
+def issue_server(pki: Pki, name: str, common_name: str, dns: list[str], ips: list[str]) -> None:
+    """A serving certificate <name>.crt/.key for these names and addresses."""
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    key = ec.generate_private_key(ec.SECP256R1())
+    _write_key(key, pki.key(name))
+    _write_cert(_issue(_name(common_name), key, _load_ca(pki), server=True, sans=sans),
+                pki.cert(name))
+
+
 def ensure(directory: Path) -> Pki:
-    """Create the PKI in `directory` unless it is already there (a cluster keeps its CA)."""
+    """Create the PKI in `directory` unless it is already there (a cluster keeps its CA);
+    client certificates added to CLIENTS since are issued by the existing CA."""
     pki = Pki(directory)
-    if pki.sa_public.exists():
-        return pki
+    if not pki.sa_public.exists():
+        _create(pki)
+    for name, (user, group) in CLIENTS.items():
+        if not pki.cert(name).exists():
+            issue_client(pki, name, user, group)
+    return pki
+
+
+def _create(pki: Pki) -> None:
+    directory = pki.directory
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = _issue(_name("modelship-testbed-ca"), ca_key, None, ca=True)
     _write_key(ca_key, pki.key("ca"))
     _write_cert(ca_cert, pki.cert("ca"))
-    issuer = (ca_cert, ca_key)
-
-    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in APISERVER_NAMES]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip))
-             for ip in ("127.0.0.1", KUBERNETES_SERVICE_IP)]
-    key = ec.generate_private_key(ec.SECP256R1())
-    _write_key(key, pki.key("apiserver"))
-    _write_cert(_issue(_name("kube-apiserver"), key, issuer, server=True, sans=sans),
-                pki.cert("apiserver"))
-
-    for name, (user, group) in CLIENTS.items():
-        key = ec.generate_private_key(ec.SECP256R1())
-        _write_key(key, pki.key(name))
-        _write_cert(_issue(_name(user, group), key, issuer), pki.cert(name))
-
+    issue_server(pki, "apiserver", "kube-apiserver", list(APISERVER_NAMES),
+                 ["127.0.0.1", KUBERNETES_SERVICE_IP])
     sa_key = ec.generate_private_key(ec.SECP256R1())
     _write_key(sa_key, pki.sa_private)
     pki.sa_public.write_bytes(sa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return pki
 
 
 def write_kubeconfig(pki: Pki, client: str, server: str, path: Path) -> Path:

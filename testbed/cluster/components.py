@@ -12,6 +12,11 @@ KUBERNETES = "v1.35.4"
 ETCD = "v3.6.16"
 KWOK = "v0.8.0"
 HELM = "v4.3.1"
+PROMETHEUS = "v0.316.0"  # the Go module version of Prometheus 3.x
+TRAEFIK = "v3.6.12"  # v3.7 needs dependency versions the module proxy refuses
+COREDNS = "v1.14.7"
+PAUSE = "v1"  # our own program (go/pause); bump when it changes
+GATEWAY_API = "v1.6.1"  # the CRDs, from the sigs.k8s.io/gateway-api module (testbed/gateway)
 GO_MINIMUM = (1, 26)  # kwok v0.8 and helm v4.3 declare go 1.26 (kube v1.35 needs 1.25)
 
 
@@ -33,6 +38,7 @@ class Component:
     module: str  # directory under GO_DIR
     package: str  # what `go build` builds, relative to that module
     ldflags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # go build -tags
     minutes: int = 1  # cold-build time measured on 2 shared cores, for the progress line
 
     @property
@@ -57,4 +63,18 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
     Component("helm", HELM, "helm", "helm.sh/helm/v4/cmd/helm",
               (f"-X helm.sh/helm/v4/internal/version.version={HELM}",
                "-X helm.sh/helm/v4/internal/version.gitTreeState=clean"), minutes=3),
+    # the real node (testbed/node): the same wrapper module as the control plane
+    Component("kubelet", KUBERNETES, "kube", "k8s.io/kubernetes/cmd/kubelet",
+              tuple(_kube_ldflags(KUBERNETES)), minutes=2),
+    Component("kube-proxy", KUBERNETES, "kube", "k8s.io/kubernetes/cmd/kube-proxy",
+              tuple(_kube_ldflags(KUBERNETES)), minutes=1),
+    Component("pause", PAUSE, "pause", ".", minutes=1),
+    # the cluster DNS of the real node's pods (`helm test` calls a Service by name)
+    Component("coredns", COREDNS, "coredns", ".", minutes=3),  # version: go.sum pins it
+    # Debian's prometheus has its Kubernetes discovery removed; these tags keep only that one
+    Component("prometheus", PROMETHEUS, "prometheus",
+              "github.com/prometheus/prometheus/cmd/prometheus",
+              tags=("remove_all_sd", "enable_kubernetes_sd"), minutes=4),
+    Component("traefik", TRAEFIK, "traefik", "github.com/traefik/traefik/v3/cmd/traefik",
+              (f"-X github.com/traefik/traefik/v3/pkg/version.Version={TRAEFIK}",), minutes=7),
 )}

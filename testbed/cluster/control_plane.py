@@ -133,7 +133,15 @@ def _argv(name: str, binary: str, directory: Path, pki: certs.Pki,
                 f"--service-account-signing-key-file={pki.sa_private}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-cluster-ip-range={certs.SERVICE_CIDR}",
-                "--authorization-mode=RBAC", "--allow-privileged=true",
+                # Node: the real node's kubelet (system:node:<name>) may read its own pods
+                # and the secrets they use (imagePullSecrets), as in a real cluster
+                "--authorization-mode=Node,RBAC", "--allow-privileged=true",
+                # `kubectl logs/exec` on the real node: reach its kubelet at the node's
+                # address, as a client the kubelet trusts, checking its serving certificate
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+                f"--kubelet-client-certificate={pki.cert('kubelet-client')}",
+                f"--kubelet-client-key={pki.key('kubelet-client')}",
+                f"--kubelet-certificate-authority={pki.cert('ca')}",
                 # the loopback address may not be a Service endpoint; nothing in the test
                 # bed reaches the API through the `kubernetes` Service anyway
                 "--endpoint-reconciler-type=none",

@@ -11,6 +11,13 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_PRODUCT = "NVIDIA-H100-80GB-HBM3"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
+# Fake nodes run nothing: a pod lands on one only when it tolerates this (GPU and scale
+# tests); everything else goes to the real node (testbed.node).
+FAKE_TAINT = {"key": MANAGED_ANNOTATION, "value": MANAGED_VALUE, "effect": "NoSchedule"}
+FAKE_TOLERATION = {"key": MANAGED_ANNOTATION, "operator": "Equal", "value": MANAGED_VALUE,
+                   "effect": "NoSchedule"}
+# tolerating the taint allows the fake nodes; this keeps a pod off the real node too
+FAKE_NODE_SELECTOR = {"type": "kwok"}
 
 
 @dataclass(frozen=True)
@@ -30,12 +37,12 @@ class NodeSpec:
             "type": "kwok",
         }
         resources = {"cpu": self.cpu, "memory": self.memory, "pods": self.pods}
-        spec: dict[str, Any] = {}
+        spec: dict[str, Any] = {"taints": [FAKE_TAINT]}
         if self.gpus:
             labels.update({GPU_PRODUCT_LABEL: GPU_PRODUCT, "nvidia.com/gpu.present": "true",
                            "nvidia.com/gpu.count": str(self.gpus)})
             resources[GPU_RESOURCE] = str(self.gpus)
-            spec["taints"] = [GPU_TAINT]
+            spec["taints"] = [FAKE_TAINT, GPU_TAINT]
         return {
             "apiVersion": "v1",
             "kind": "Node",

@@ -13,23 +13,29 @@ from typing import Any
 
 import pytest
 import yaml
+from testbed.cluster import nodes
 from tests.support.kube import Tools
 from tests.unit.chart.chart_render import CHART
 
-GATEWAY_API = ("sigs.k8s.io/gateway-api", "v1.4.1", "config/crd/standard")
+# the version the test bed installs for its Gateway (testbed.gateway): never downgrade it
+GATEWAY_API = ("sigs.k8s.io/gateway-api", "v1.6.1", "config/crd/standard")
 PROMETHEUS_OPERATOR = ("github.com/prometheus-operator/prometheus-operator", "v0.85.0",
                        "example/prometheus-operator-crd")
 MONITORING_CRDS = ("monitoring.coreos.com_servicemonitors.yaml",
                    "monitoring.coreos.com_prometheusrules.yaml")
+# the test bed's fake nodes only: they are tainted, and the real node would pull the images
+FAKE_NODES = {"tolerations": [nodes.FAKE_TOLERATION], "nodeSelector": nodes.FAKE_NODE_SELECTOR}
 
 
 def install(tools: Tools, release: str, namespace: str, scenario: str | None = None,
             values: dict[str, Any] | None = None, *extra: str,
-            command: str = "install", check: bool = True) -> subprocess.CompletedProcess[str]:
+            command: str = "install", check: bool = True,
+            fake_nodes: bool = True) -> subprocess.CompletedProcess[str]:
     """helm install|upgrade RELEASE helm-chart/ -f ci/<scenario>-values.yaml -f <values>
-    --wait, in namespace."""
+    --wait, in namespace. With fake_nodes the pods go to the KWOK nodes (any image
+    reference works there); without, to the real node, which pulls and runs their images."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        yaml.safe_dump(values or {}, f)
+        yaml.safe_dump({**FAKE_NODES, **(values or {})} if fake_nodes else values or {}, f)
     try:
         args = [command, release, str(CHART), "--namespace", namespace,
                 "--wait", "--timeout", "180s"]

@@ -44,7 +44,9 @@ def crds(tools: Tools) -> Iterator[list[str]]:
     files = sorted((module_dir(module, version) / directory).glob("*.yaml"))
     module, version, directory = PROMETHEUS_OPERATOR
     files += [module_dir(module, version) / directory / name for name in MONITORING_CRDS]
-    names = [yaml.safe_load(f.read_text())["metadata"]["name"] for f in files]
+    # v1.6 ships a ValidatingAdmissionPolicy (two documents) beside the CRDs
+    names = [d["metadata"]["name"] for f in files for d in yaml.safe_load_all(f.read_text())
+             if d and d["kind"] == "CustomResourceDefinition"]
     existing = set(tools.kubectl("get", "crd", "--output", "name").stdout.split())
     created = [n for n in names if f"customresourcedefinition.apiextensions.k8s.io/{n}"
                not in existing]

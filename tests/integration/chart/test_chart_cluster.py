@@ -410,18 +410,4 @@ def test_promoting_a_replicas_mode_canary_keeps_min_replicas(tools: Tools, kube:
              "4 stable pods")
 
 
-# -- helm test --------------------------------------------------------------------------------
-
-
-def test_helm_test_hook_runs(tools: Tools, kube: Any, namespace: str) -> None:
-    """helm finds the hook, the real control plane admits and schedules its pod (non-root,
-    read-only root file system) and helm reads the outcome. KWOK runs no container: its
-    pod-done stage reports the pod Succeeded as a kubelet would after wget exits 0, so the
-    command itself (the main Service's health endpoint) is checked in the render tests."""
-    install(tools, RELEASE, namespace, "rolling")
-    result = tools.helm("test", RELEASE, "--namespace", namespace, "--timeout", "90s")
-    assert f"TEST SUITE:     {RELEASE}-test-health" in result.stdout
-    assert "Phase:          Succeeded" in result.stdout
-    # hook-succeeded: the pod is deleted once it passed
-    wait_for(lambda: not [p for p in client.CoreV1Api(kube).list_namespaced_pod(namespace).items
-                          if p.metadata.name == f"{RELEASE}-test-health"], "test pod deleted")
+# `helm test` runs its hook pod on the real node: tests/integration/node/test_chart_real.py

@@ -27,13 +27,16 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 
 
 def pod(name: str, gpus: int = 0, tolerate_gpu: bool = False) -> dict[str, Any]:
+    """A pod for the fake nodes only (its image is never pulled)."""
     resources: dict[str, Any] = {"requests": {"cpu": "100m", "memory": "64Mi"}}
     if gpus:
         resources["limits"] = {"nvidia.com/gpu": str(gpus)}
     spec: dict[str, Any] = {"containers": [{"name": "model", "image": "registry.invalid/m:1",
-                                            "resources": resources}]}
+                                            "resources": resources}],
+                            "tolerations": [nodes.FAKE_TOLERATION],
+                            "nodeSelector": nodes.FAKE_NODE_SELECTOR}
     if tolerate_gpu:
-        spec["tolerations"] = [GPU_TOLERATION]
+        spec["tolerations"].append(GPU_TOLERATION)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
@@ -51,9 +54,12 @@ def test_fake_nodes_are_ready_with_declared_capacity(kube: Any) -> None:
             assert node.status.allocatable[nodes.GPU_RESOURCE] == "4"
             assert node.metadata.labels[nodes.GPU_PRODUCT_LABEL] == nodes.GPU_PRODUCT
             assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [
+                ("kwok.x-k8s.io/node", "fake", "NoSchedule"),
                 ("nvidia.com/gpu", "present", "NoSchedule")]
         else:
             assert nodes.GPU_RESOURCE not in node.status.allocatable
+            assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [
+                ("kwok.x-k8s.io/node", "fake", "NoSchedule")]
 
 
 def test_server_reports_the_pinned_release(kube: Any,
@@ -169,7 +175,8 @@ def test_gpu_pod_without_toleration_is_not_scheduled(kube: Any, namespace: str) 
 def test_a_job_runs_to_completion(kube: Any, namespace: str) -> None:
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
            "spec": {"backoffLimit": 0, "template": {"spec": {
-               "restartPolicy": "Never",
+               "restartPolicy": "Never", "tolerations": [nodes.FAKE_TOLERATION],
+               "nodeSelector": nodes.FAKE_NODE_SELECTOR,
                "containers": [{"name": "once", "image": "registry.invalid/once:1"}]}}}}
     batch = client.BatchV1Api(kube)
     batch.create_namespaced_job(namespace, job)

@@ -1,0 +1,155 @@
+"""A Gateway API implementation for the test bed: the standard CRDs (from the
+sigs.k8s.io/gateway-api module, pinned by testbed/cluster/go/gateway-api/go.sum) and Traefik
+(built from Go modules) run as a host process that reads the cluster through KUBECONFIG.
+
+Traefik's HTTP entrypoint listens on 127.0.0.1; the Gateway GATEWAY_NAMESPACE/GATEWAY_NAME
+(class `traefik`, controller traefik.io/gateway-controller) has one HTTP listener on the same
+port, which is how Traefik ties listeners to entrypoints. HTTPRoutes from any namespace may
+attach to it; Traefik sends their traffic straight to the pod IPs on the real node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from testbed import state
+from testbed.cluster.components import GATEWAY_API, GO_DIR
+
+GATEWAY_NAMESPACE = "modelship-gateway"
+GATEWAY_NAME = "gateway"
+GATEWAY_CLASS = "traefik"
+CONTROLLER = "traefik.io/gateway-controller"
+
+
+def crd_dir() -> Path:
+    """The standard-channel CRDs of GATEWAY_API, cached after the first download."""
+    target = state.cache_dir() / f"gateway-api-{GATEWAY_API}" / "standard"
+    if target.is_dir():
+        return target
+    from testbed.cluster.builder import go_binary
+
+    module_dir = GO_DIR / "gateway-api"
+    result = subprocess.run([go_binary(), "mod", "download", "-json", "sigs.k8s.io/gateway-api"],
+                            cwd=module_dir, capture_output=True, text=True, check=False,
+                            env={**os.environ, "GOFLAGS": "-mod=readonly",
+                                 "GOTOOLCHAIN": "local"})
+    if result.returncode != 0:
+        msg = f"downloading sigs.k8s.io/gateway-api {GATEWAY_API} failed:\n{result.stderr}"
+        raise RuntimeError(msg)
+    source = Path(json.loads(result.stdout)["Dir"]) / "config" / "crd" / "standard"
+    partial = target.with_name(".standard.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial)
+    for path in partial.rglob("*"):
+        path.chmod(0o644 if path.is_file() else 0o755)  # module cache files are read-only
+    partial.replace(target)
+    return target
+
+
+def _objects(port: int) -> list[dict[str, Any]]:
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": GATEWAY_NAMESPACE}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+         "metadata": {"name": GATEWAY_CLASS}, "spec": {"controllerName": CONTROLLER}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+         "metadata": {"name": GATEWAY_NAME, "namespace": GATEWAY_NAMESPACE},
+         "spec": {"gatewayClassName": GATEWAY_CLASS, "listeners": [{
+             "name": "http", "protocol": "HTTP", "port": port,
+             "allowedRoutes": {"namespaces": {"from": "All"}}}]}},
+    ]
+
+
+def _kubectl(kubectl: Path, kubeconfig: Path, *args: str, stdin: str | None = None,
+             ) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([str(kubectl), f"--kubeconfig={kubeconfig}", *args], input=stdin,
+                            capture_output=True, text=True, check=False, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+    return result
+
+
+def _programmed(kubectl: Path, kubeconfig: Path) -> bool:
+    out = _kubectl(kubectl, kubeconfig, "get", "gateway", GATEWAY_NAME, "-n", GATEWAY_NAMESPACE,
+                   "-o", "json").stdout
+    conditions = json.loads(out).get("status", {}).get("conditions", [])
+    return any(c["type"] == "Programmed" and c["status"] == "True" for c in conditions)
+
+
+def _ping(port: int) -> bool:
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(f"http://127.0.0.1:{port}/ping", timeout=3).status_code == 200
+
+
+def _ours(current: dict[str, Any]) -> bool:
+    """Our process still runs under the recorded pid (not a recycled one)."""
+    return bool(current) and state.runs(current.get("pid"), current.get("binary", ""))
+
+
+def running(current: dict[str, Any]) -> bool:
+    if not _ours(current):
+        return False
+    try:
+        return _ping(current["ping_port"])
+    except requests.RequestException:
+        return False
+
+
+def env(current: dict[str, Any]) -> dict[str, str]:
+    return {"MODELSHIP_TEST_GATEWAY": f"http://127.0.0.1:{current['port']}",
+            "MODELSHIP_TEST_GATEWAY_NAME": f"{GATEWAY_NAMESPACE}/{GATEWAY_NAME}"}
+
+
+def up(run_dir: Path, traefik: Path, kubectl: Path, kubeconfig: Path,
+       current: dict[str, Any]) -> dict[str, Any]:
+    if running(current):
+        return current
+    down(current)
+    started = time.monotonic()
+    _kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts",
+             "-f", str(crd_dir()))
+    _kubectl(kubectl, kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
+             "crd/gateways.gateway.networking.k8s.io", "crd/httproutes.gateway.networking.k8s.io",
+             "crd/gatewayclasses.gateway.networking.k8s.io")
+    port, ping_port = state.free_port(), state.free_port()
+    _kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-",
+             stdin="\n---\n".join(json.dumps(o) for o in _objects(port)))
+    home = run_dir / "traefik"
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "traefik.log"
+    pid = state.start_daemon([
+        str(traefik),
+        "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false",
+        "--api.dashboard=false", "--log.level=INFO",
+        f"--entryPoints.web.address=127.0.0.1:{port}",
+        f"--entryPoints.traefik.address=127.0.0.1:{ping_port}", "--ping=true",
+        "--providers.kubernetesgateway=true",
+        # the Gateway's status shows where its listener is
+        "--providers.kubernetesgateway.statusAddress.ip=127.0.0.1",
+    ], log, env={"KUBECONFIG": str(kubeconfig)})
+    result = {"pid": pid, "port": port, "ping_port": ping_port, "binary": str(traefik)}
+    try:
+        state.wait_for(lambda: not state.alive(pid) or (
+            _ping(ping_port) and _programmed(kubectl, kubeconfig)),
+            f"Traefik and the Gateway (log: {log})", timeout=60)
+        if not state.alive(pid):
+            raise RuntimeError(f"traefik exited; see {log}")
+    except BaseException:
+        down(result)
+        raise
+    state.say(f"Gateway {GATEWAY_NAMESPACE}/{GATEWAY_NAME} on http://127.0.0.1:{port} "
+              f"(traefik) in {time.monotonic() - started:.1f}s")
+    return result
+
+
+def down(current: dict[str, Any]) -> None:
+    if _ours(current):
+        state.stop(current.get("pid"))
