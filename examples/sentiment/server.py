@@ -5,12 +5,14 @@
     GET  /metrics  -> Prometheus text: http_requests_total{status}, model_latency_seconds
 
 PORT (default 8080) and MODEL_WEIGHTS (default model/weights.json) come from the environment.
+SIGTERM and SIGINT stop it at once.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -98,11 +100,15 @@ def main(hook: Hook | None = None) -> None:
     weights = Path(os.environ.get("MODEL_WEIGHTS", "model/weights.json"))
     model = Model.load(weights)
     server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(model, hook))  # noqa: S104
-    print(f"serving {weights} ({len(model.vocab)} features) on :{port}", flush=True)
+    # SIGTERM (docker stop, pod deletion) stops the server as Ctrl-C does. As PID 1 in a
+    # container a signal without a handler is ignored, and the stop would wait out the grace
+    # period before SIGKILL.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        print(f"serving {weights} ({len(model.vocab)} features) on :{port}", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        print("stopping", flush=True)
     finally:
         server.server_close()
 

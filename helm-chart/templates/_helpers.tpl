@@ -171,6 +171,59 @@ The value defaults to "always" (ingress-nginx's convention).
 {{- end }}
 
 {{/*
+modelship-serving.bytes: a quantity as the schema allows for sizes ("10Gi", "1.5G", "512Mi",
+"1000") in bytes, as an integer string.
+*/}}
+{{- define "modelship-serving.bytes" -}}
+{{- $quantity := toString . }}
+{{- $units := dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "Pi" 1125899906842624 "Ei" 1152921504606846976 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "P" 1000000000000000 "E" 1000000000000000000 }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $quantity }}
+{{- $factor := index $units (trimPrefix $number $quantity) }}
+{{- if contains "." $number }}
+{{- printf "%d" (mulf (float64 $number) $factor | int64) }}
+{{- else }}
+{{- printf "%d" (mul (atoi $number) $factor) }}
+{{- end }}
+{{- end }}
+
+{{/*
+modelship-serving.tmpSizeLimit: tmpVolume.sizeLimit, "" when unset. `helm upgrade
+--reuse-values` of a release made by chart 0.1.0 keeps that chart's values, which have no
+tmpVolume: then /tmp has no limit, as before.
+*/}}
+{{- define "modelship-serving.tmpSizeLimit" -}}
+{{- (.Values.tmpVolume | default dict).sizeLimit | default "" }}
+{{- end }}
+
+{{/*
+modelship-serving.emptyDirRequest: the ephemeral-storage the model container requests, the sum
+of its emptyDir size limits (the model cache when it is an emptyDir, and /tmp), so the scheduler
+reserves the disk they may fill; "" when neither has a limit. "10Gi" + "1Gi" -> "11Gi".
+*/}}
+{{- define "modelship-serving.emptyDirRequest" -}}
+{{- $sizes := list }}
+{{- with .Values.modelCache }}
+{{- if and .enabled (eq .type "emptyDir") .size }}
+{{- $sizes = append $sizes .size }}
+{{- end }}
+{{- end }}
+{{- with include "modelship-serving.tmpSizeLimit" . }}
+{{- $sizes = append $sizes . }}
+{{- end }}
+{{- $total := 0 }}
+{{- range $sizes }}
+{{- $total = add $total (atoi (include "modelship-serving.bytes" .)) }}
+{{- end }}
+{{- if eq (mod $total 1073741824) 0 }}
+{{- if gt $total 0 }}{{ printf "%dGi" (div $total 1073741824) }}{{ end }}
+{{- else if eq (mod $total 1048576) 0 }}
+{{- printf "%dMi" (div $total 1048576) }}
+{{- else }}
+{{- printf "%d" $total }}
+{{- end }}
+{{- end }}
+
+{{/*
 modelship-serving.serviceAccountName: the ServiceAccount of the model pods.
 */}}
 {{- define "modelship-serving.serviceAccountName" -}}

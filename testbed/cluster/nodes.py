@@ -26,6 +26,9 @@ class NodeSpec:
     cpu: str = "4"
     memory: str = "16Gi"
     pods: str = "110"
+    # a real kubelet reports its disk; without it the scheduler refuses any pod that requests
+    # ephemeral-storage (the chart's model cache does)
+    ephemeral_storage: str = "100Gi"
     gpus: int = 0
     ip: str = ""  # InternalIP, the host IP of its pods; nothing listens there
 
@@ -54,10 +57,14 @@ class NodeSpec:
             },
             "spec": spec,
             # kept on create; kwok's node-ready stage preserves it
-            "status": {"capacity": resources, "allocatable": dict(resources),
+            "status": {"capacity": self._with_disk(resources),
+                       "allocatable": self._with_disk(resources),
                        "addresses": [{"type": "InternalIP", "address": self.ip},
                                      {"type": "Hostname", "address": self.name}]},
         }
+
+    def _with_disk(self, resources: dict[str, str]) -> dict[str, str]:
+        return {**resources, "ephemeral-storage": self.ephemeral_storage}
 
 
 NODES = (

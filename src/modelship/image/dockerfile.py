@@ -6,10 +6,11 @@ Layers, least to most often changed, so that a code change rebuilds and pushes o
   2. dependencies: requirement files, then `pip install`
   3. model weights
   4. code (everything else the context holds)
-The health check and the command come from the `serve:` config. The legacy builder (the docker
-SDK's) has no `RUN --mount`, so when the build machine points PIP_CERT (or SSL_CERT_FILE) at
-a CA bundle, that bundle is copied into /tmp for the install step only: it is no ENV setting,
-the step deletes it, and what stays in its COPY layer is a public trust store, never a secret.
+The health check and the command come from the `serve:` config; the stop signal is SIGINT
+(see STOP_SIGNAL). The legacy builder (the docker SDK's) has no `RUN --mount`, so when the
+build machine points PIP_CERT (or SSL_CERT_FILE) at a CA bundle, that bundle is copied into
+/tmp for the install step only: it is no ENV setting, the step deletes it, and what stays in
+its COPY layer is a public trust store, never a secret.
 Nothing else from the build machine enters the image; without such a bundle (the usual case
 online) the Dockerfile has no CA lines at all.
 """
@@ -34,6 +35,22 @@ WEIGHT_DIRS = ("model", "models", "weights", "checkpoints", "artifacts")
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".onnx", ".ckpt", ".h5", ".gguf",
                    ".pkl", ".joblib", ".npz", ".pb", ".tflite")
 NEVER_COPY = ("Dockerfile", ".dockerignore", ".git", ".modelship-build")
+
+# Stop with SIGINT, not the SIGTERM that `docker stop` and Kubernetes send by default. The server
+# is PID 1 in its container, and the kernel drops a signal PID 1 has no handler for: most model
+# servers install none for SIGTERM, so every stop would wait out the grace period (10 s for
+# `docker stop`, 30 s for a pod) and end in SIGKILL. The Python interpreter always handles
+# SIGINT (KeyboardInterrupt), so a server stops at once and runs its `finally` blocks; uvicorn
+# and hypercorn treat SIGINT like SIGTERM (gunicorn stops without draining). A minimal
+# init (tini) would cover non-Python servers too, but it is a package every image must install
+# and an ENTRYPOINT that a pod's `command:` replaces; STOPSIGNAL is image config that Docker,
+# containerd and CRI-O honour whatever command runs.
+STOP_SIGNAL = "SIGINT"
+STOP_SIGNAL_LINES = (
+    "# Python handles SIGINT even as PID 1 (KeyboardInterrupt); SIGTERM without a handler in",
+    "# the server would be ignored until the grace period ends in SIGKILL.",
+    f"STOPSIGNAL {STOP_SIGNAL}",
+)
 
 
 @dataclass
@@ -166,6 +183,7 @@ def render(spec: Spec, *, directories: Iterable[str] = ()) -> str:
         f"ENV PORT={spec.port}",
         f"EXPOSE {spec.port}",
         f"USER {UID}",
+        *STOP_SIGNAL_LINES,
         "HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \\",
         "    CMD " + json.dumps(["python", "-c",
                                   "import sys, urllib.request; sys.exit(0 if urllib.request."

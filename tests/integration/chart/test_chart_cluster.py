@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+from testbed.cluster.kwok_config import MANAGED_ANNOTATION
 from tests.integration.chart.chart_cluster import install
 from tests.support.kube import Tools, wait_for
 from tests.unit.chart.chart_render import CHART, SCENARIOS
@@ -209,6 +210,45 @@ def test_cpu_pods_stay_off_gpu_nodes(tools: Tools, kube: Any, namespace: str) ->
     placed = pods(kube, namespace)
     assert len(placed) == 4
     assert not {p.spec.node_name for p in placed} & GPU_NODES
+
+
+# -- disk -------------------------------------------------------------------------------------
+
+
+def unschedulable_because(kube: Any, namespace: str) -> str:
+    """The scheduler's message for the release's Pending pod ("" while it has none)."""
+    for pod in pods(kube, namespace):
+        for condition in pod.status.conditions or []:
+            if (condition.type == "PodScheduled" and condition.status == "False"
+                    and condition.reason == "Unschedulable"):
+                return str(condition.message)
+    return ""
+
+
+def test_the_scheduler_reserves_the_model_cache_disk(tools: Tools, kube: Any,
+                                                     namespace: str) -> None:
+    """The ephemeral-storage request (the emptyDir limits summed) is what the scheduler places
+    by: a cache larger than any node's disk leaves the pod Pending rather than filling a
+    node's disk at run time; the default size is placed and becomes Ready."""
+    # the fake nodes (100Gi of disk each), whether or not they are tainted and a real node runs
+    fake_nodes = {"key": MANAGED_ANNOTATION, "operator": "Exists", "effect": "NoSchedule"}
+    tools.helm("install", RELEASE, str(CHART), "--namespace", namespace,  # no --wait
+               "--set", "stable.replicas=1", "--set", "resources.requests.cpu=10m",
+               "--set", "resources.requests.memory=16Mi", "--set", "modelCache.size=1Pi",
+               "--set-json", f"tolerations={json.dumps([fake_nodes])}",
+               "--set", "nodeSelector.type=kwok")
+    (stable,) = client.AppsV1Api(kube).list_namespaced_deployment(namespace).items
+    requests = stable.spec.template.spec.containers[0].resources.requests
+    assert requests["ephemeral-storage"] == f"{2**20 + 1}Gi"  # 1Pi of cache + 1Gi of /tmp
+    message = wait_for(lambda: unschedulable_because(kube, namespace), "an Unschedulable pod")
+    assert "Insufficient ephemeral-storage" in message, message
+
+    install(tools, RELEASE, namespace, None, {"modelCache": {"size": "10Gi"}}, "--reuse-values",
+            command="upgrade")
+    assert unschedulable_because(kube, namespace) == ""
+    (pod,) = pods(kube, namespace)
+    assert pod.spec.node_name
+    assert pod.spec.containers[0].resources.requests["ephemeral-storage"] == "11Gi"
 
 
 # -- upgrades ---------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def test_fake_nodes_are_ready_with_declared_capacity(kube: Any) -> None:
         assert any(c.type == "Ready" and c.status == "True" for c in node.status.conditions)
         assert node.status.allocatable["cpu"] == "4"
         assert node.status.allocatable["memory"] == "16Gi"
+        assert node.status.allocatable["ephemeral-storage"] == "100Gi"
         if spec.gpus:
             assert node.status.allocatable[nodes.GPU_RESOURCE] == "4"
             assert node.metadata.labels[nodes.GPU_PRODUCT_LABEL] == nodes.GPU_PRODUCT

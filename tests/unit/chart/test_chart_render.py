@@ -297,11 +297,13 @@ def test_pod_basics(render: Render) -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert spec["terminationGracePeriodSeconds"] == 60
-    assert container["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
+    assert container["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi",
+                                                  "ephemeral-storage": "11Gi"}
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert mounts == {"tmp": "/tmp", "model-cache": "/models"}
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["model-cache"]["emptyDir"] == {"sizeLimit": "10Gi"}
+    assert volumes["tmp"]["emptyDir"] == {"sizeLimit": "1Gi"}
     assert docs.get("Service", "sentiment")["spec"]["ports"][0]["targetPort"] == "http"
 
 
@@ -314,6 +316,81 @@ def test_model_cache_pvc(render: Render) -> None:
         "claimName": "sentiment-model-cache"}
     existing = render({"modelCache": {"type": "pvc", "existingClaim": "weights"}})
     assert existing.kinds("PersistentVolumeClaim") == []
+
+
+@pytest.mark.parametrize(("values", "request_", "cache", "tmp"), [
+    pytest.param({}, "11Gi", {"sizeLimit": "10Gi"}, {"sizeLimit": "1Gi"}, id="defaults"),
+    pytest.param({"modelCache": {"size": "1.5Gi"}}, "2560Mi", {"sizeLimit": "1.5Gi"},
+                 {"sizeLimit": "1Gi"}, id="fraction"),
+    pytest.param({"modelCache": {"size": "500M"}, "tmpVolume": {"sizeLimit": "100Mi"}},
+                 str(500 * 10**6 + 100 * 2**20), {"sizeLimit": "500M"}, {"sizeLimit": "100Mi"},
+                 id="decimal-and-binary-units"),
+    pytest.param({"modelCache": {"type": "pvc"}}, "1Gi", None, {"sizeLimit": "1Gi"},
+                 id="pvc-cache-is-not-ephemeral"),
+    pytest.param({"modelCache": {"enabled": False}, "tmpVolume": {"sizeLimit": "512Mi"}},
+                 "512Mi", None, {"sizeLimit": "512Mi"}, id="no-cache"),
+    pytest.param({"modelCache": {"size": None}}, "1Gi", {}, {"sizeLimit": "1Gi"},
+                 id="unlimited-cache"),
+    pytest.param({"modelCache": {"size": None}, "tmpVolume": {"sizeLimit": None}}, None, {}, {},
+                 id="no-limits-no-request"),
+    pytest.param({"tmpVolume": None}, "10Gi", {"sizeLimit": "10Gi"}, {},
+                 id="values-of-chart-0.1.0-reused"),  # upgrade --reuse-values: no tmpVolume
+    pytest.param({"resources": {"requests": {"ephemeral-storage": "30Gi"}}}, "30Gi",
+                 {"sizeLimit": "10Gi"}, {"sizeLimit": "1Gi"}, id="set-by-the-user"),
+])
+def test_ephemeral_storage_request_covers_the_empty_dir_limits(
+        render: Render, values: dict[str, Any], request_: str | None,
+        cache: dict[str, str] | None, tmp: dict[str, str]) -> None:
+    """The scheduler reserves the disk the pod's emptyDirs may fill: their size limits summed."""
+    spec = pod_spec(render(values), "sentiment-stable")
+    requests = spec["containers"][0]["resources"]["requests"]
+    assert requests.get("ephemeral-storage") == request_
+    assert requests["cpu"] == "500m"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["tmp"]["emptyDir"] == tmp
+    assert volumes.get("model-cache", {}).get("emptyDir") == cache
+
+
+def test_liveness_probe_can_use_its_own_path(render: Render) -> None:
+    def probes(values: dict[str, Any]) -> dict[str, Any]:
+        (container,) = pod_spec(render(values), "sentiment-stable")["containers"]
+        return {name: container[f"{name}Probe"] for name in ("startup", "readiness", "liveness")}
+
+    own = probes({"probes": {"liveness": {"path": "/livez", "periodSeconds": 20}}})
+    assert own["liveness"]["httpGet"] == {"path": "/livez", "port": "http"}
+    assert own["liveness"]["periodSeconds"] == 20
+    assert own["liveness"]["failureThreshold"] == 4
+    assert "path" not in own["liveness"]  # not a Probe field
+    for name in ("startup", "readiness"):
+        assert own[name]["httpGet"]["path"] == "/healthz"
+    # empty (the default): the health path, wherever serve.health points
+    default = probes({"serve": {"health": "/ready"}})
+    assert {p["httpGet"]["path"] for p in default.values()} == {"/ready"}
+
+
+@pytest.mark.parametrize("values", [{}, CANARY_WEIGHTED, BLUE_GREEN, {"gpu": {"count": 1}}],
+                         ids=["rolling", "canary", "blue-green", "gpu"])
+def test_replicas_spread_softly_across_nodes_by_default(render: Render,
+                                                        values: dict[str, Any]) -> None:
+    """Each Deployment's pods spread over nodes, counted by that Deployment's own (selector)
+    labels; ScheduleAnyway, so a single node still takes them all."""
+    deployments = render(values).kinds("Deployment")
+    assert deployments
+    for deploy in deployments:
+        (spread,) = deploy["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert spread == {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                          "whenUnsatisfiable": "ScheduleAnyway",
+                          "labelSelector": {"matchLabels": deploy["spec"]["selector"][
+                              "matchLabels"]}}
+
+
+def test_spread_can_be_replaced_or_turned_off(render: Render) -> None:
+    assert "topologySpreadConstraints" not in pod_spec(
+        render({"topologySpreadConstraints": []}), "sentiment-stable")
+    zone = {"maxSkew": 2, "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"a": "b"}}}
+    spec = pod_spec(render({"topologySpreadConstraints": [zone]}), "sentiment-stable")
+    assert spec["topologySpreadConstraints"] == [zone]
 
 
 def test_config_checksum_changes_with_config(render: Render) -> None:
@@ -457,6 +534,9 @@ def test_helm_test_hook_calls_health(render: Render) -> None:
     assert container["command"][0] == "wget"
     assert container["command"][-1] == "http://sentiment.models.svc:80/healthz"
     assert pod["spec"]["restartPolicy"] == "Never"
+    # pinned: a tag may move, the digest (of the multi-arch index) may not
+    assert re.fullmatch(r"busybox:[0-9.]+@sha256:[0-9a-f]{64}", container["image"])
+    assert container["resources"]["requests"]["ephemeral-storage"] == "16Mi"
 
 
 class StrictLoader(yaml.SafeLoader):

@@ -125,6 +125,21 @@ REFUSED = [
     pytest.param({"gpu": {"count": 1, "productLabel": "gpu product"}},
                  ["/gpu/productLabel", "'gpu product' does not match pattern"],
                  id="gpu-product-label-not-a-key"),
+    pytest.param({"tmpVolume": {"sizeLimit": "1 GB"}},
+                 ["/tmpVolume/sizeLimit", "'1 GB' does not match pattern"],
+                 id="tmp-size-not-a-quantity"),
+    pytest.param({"probes": {"liveness": {"path": "livez"}}},
+                 ["/probes/liveness/path", "'livez' does not match pattern"],
+                 id="liveness-path-without-slash"),
+    pytest.param({"topologySpreadConstraints": [{"maxSkew": 1,
+                                                 "whenUnsatisfiable": "ScheduleAnyway"}]},
+                 ["/topologySpreadConstraints/0", "missing property 'topologyKey'"],
+                 id="spread-without-topology-key"),
+    pytest.param({"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone",
+                                                 "whenUnsatisfiable": "Sometimes"}]},
+                 ["/topologySpreadConstraints/0/whenUnsatisfiable",
+                  "value must be one of 'DoNotSchedule', 'ScheduleAnyway'"],
+                 id="spread-unknown-when-unsatisfiable"),
 ]
 
 

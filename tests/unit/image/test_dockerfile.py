@@ -75,6 +75,23 @@ def test_non_root_user_health_check_and_command():
     assert "HEALTHCHECK" in text
 
 
+@pytest.mark.parametrize("overrides", [
+    pytest.param({}, id="cpu"),
+    pytest.param({"base_image": "nvidia/cuda:12.4.1-runtime-ubuntu22.04", "nvidia": True},
+                 id="nvidia"),
+    pytest.param({"command": ["uvicorn", "app:app", "--port", "8080"]}, id="other-command"),
+])
+def test_stop_signal_is_one_python_honours_as_pid_1(overrides):
+    """SIGTERM is ignored by a PID 1 without a handler; Python always handles SIGINT. One
+    STOPSIGNAL, in the final stage, whatever the command (a pod's `command:` keeps it)."""
+    lines = _render(**overrides).splitlines()
+    stops = [line for line in lines if line.startswith("STOPSIGNAL")]
+    assert stops == ["STOPSIGNAL SIGINT"]
+    assert _index(lines, "FROM") < _index(lines, "STOPSIGNAL") < len(lines) - 1
+    assert lines[-1].startswith("CMD [")
+    assert not any(line.startswith("ENTRYPOINT") for line in lines)
+
+
 def test_health_path_without_a_leading_slash_gets_one():
     text = _render(port=9000, health="ready")
     assert "http://127.0.0.1:9000/ready'" in text

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +115,26 @@ def test_flaky_variant_fails_one_request_in_five(example_modules, serve, monkeyp
                  for _ in range(20)]
     assert codes.count(500) == 4
     assert codes.count(200) == 16
+
+
+@pytest.mark.parametrize(("variant", "script"), [
+    ("sentiment", "server.py"), ("sentiment-bad", "server.py"),
+    ("sentiment-flaky", "server_flaky.py")])
+def test_server_stops_on_sigterm(variant, script):
+    """SIGTERM ends the server as Ctrl-C does (exit 0 after "stopping"), not by the signal's
+    default action (exit -15), which a container's PID 1 would not even get: there a signal
+    without a handler is ignored until the grace period ends in SIGKILL."""
+    process = subprocess.Popen([sys.executable, script], cwd=EXAMPLES / variant,
+                               env={**os.environ, "PORT": "0"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("serving "), first
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, rest
+    assert "stopping" in rest
+    assert "Traceback" not in rest
