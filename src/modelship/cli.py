@@ -27,6 +27,11 @@ COMMANDS: dict[str, str] = {
     "doctor": "modelship.doctor",
     "build": "modelship.image.command",
     "gate": "modelship.gate.command",
+    "deploy": "modelship.release.cli.deploy",
+    "promote": "modelship.release.cli.promote",
+    "abort": "modelship.release.cli.abort",
+    "rollback": "modelship.release.cli.rollback",
+    "status": "modelship.release.cli.status",
     "init": "modelship.workflows.command",
 }
 

@@ -158,6 +158,17 @@ def repository_url() -> str | None:
     return f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{name}"
 
 
+def run_url() -> str | None:
+    """The running workflow run's page (with the attempt when retried), or None outside
+    Actions."""
+    repository, run_id = repository_url(), os.environ.get("GITHUB_RUN_ID")
+    if not repository or not run_id:
+        return None
+    url = f"{repository}/actions/runs/{run_id}"
+    attempt = os.environ.get("GITHUB_RUN_ATTEMPT")
+    return f"{url}/attempts/{attempt}" if attempt and attempt != "1" else url
+
+
 def step_id() -> str | None:
     """The running step's id (GITHUB_ACTION: unique within the job), or None outside Actions."""
     return os.environ.get("GITHUB_ACTION") or None

@@ -18,13 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from modelship import cli
-
 pytestmark = pytest.mark.e2e
-
-if "deploy" not in cli.COMMANDS:  # this branch predates the release engine: say so, loudly
-    pytest.skip("needs the release engine (modelship deploy/rollback/status)",
-                allow_module_level=True)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "sentiment"

@@ -1,0 +1,209 @@
+"""Plans: (settings, current desired state, target) -> steps. Pure; one function per strategy.
+
+A step is one or more `Desired` states applied in order (each a `helm upgrade --wait`), then,
+when `analyse` is set, an analysis verdict. Some moves take two applies so that production
+never has zero ready pods: the chart splits a canary by pod count (`replicas` mode), so at
+weight 100 the stable track has no pods, and scaling one track up while the other goes to zero
+in a single upgrade would leave a gap until the new pods are ready. Worked example, 4 pods:
+abort from weight 100 first applies weight 99 (stable 1 pod of the old version, canary 3),
+waits for that pod, then removes the canary (stable 1 -> 4), so a ready pod serves throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from modelship.errors import UsageError
+from modelship.release.model import Desired, Track
+from modelship.release.settings import ReleaseSettings
+
+# weight of the intermediate apply that brings back one stable pod before the canary goes
+_LAST_STABLE_POD = 99
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # canary-25, preview, switch, promote, install, rollout, abort, ...
+    weight: int  # share of traffic the new version has once the step is applied
+    applies: tuple[Desired, ...]
+    analyse: bool = False  # ask the analysis once ready (otherwise readiness only)
+    pause_after: bool = False  # stop here and leave the release paused
+    interval: float = 0.0  # how long the analysis (or readiness-only hold) lasts
+    scale_down_after: float | None = None  # blue-green: scale the old colour down after this
+    bake: bool = False  # no apply: judge production at 100% for deploy.analysis.bake
+
+
+@dataclass(frozen=True)
+class Plan:
+    strategy: str
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)  # lines shown before it runs
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+
+def deploy(settings: ReleaseSettings, current: Desired | None, new: Track, *,
+           pause_at: int | None = None, strategy: str | None = None) -> Plan:
+    """The plan that takes `current` (None: nothing deployed yet) to `new`."""
+    chosen = strategy or settings.strategy
+    check_pause_at(settings, chosen, pause_at)
+    serving = current.serving if current is not None else None
+    if current is None or serving is None or (current.strategy != chosen and (
+            "blue-green" in (current.strategy, chosen))):
+        return first_install(settings, chosen, new)
+    if chosen == "canary":
+        return canary(settings, current, new, pause_at=pause_at)
+    if chosen == "blue-green":
+        return blue_green(settings, current, new, pause_at=pause_at)
+    return rolling(settings, current, new)
+
+
+def check_pause_at(settings: ReleaseSettings, strategy: str, pause_at: int | None) -> None:
+    if pause_at is None:
+        return
+    if strategy == "rolling":
+        raise UsageError("--pause-at: a rolling release has no steps to pause at",
+                         hint="use --strategy canary or blue-green")
+    if strategy == "blue-green" and pause_at != 0:
+        raise UsageError(f"--pause-at {pause_at}: a blue-green release pauses only before the "
+                         "switch; expected --pause-at 0")
+    if strategy == "canary" and pause_at not in settings.canary.steps:
+        steps = ", ".join(str(s) for s in settings.canary.steps)
+        raise UsageError(f"--pause-at {pause_at}: not a canary step; expected one of {steps} "
+                         "(deploy.canary.steps)")
+
+
+def first_install(settings: ReleaseSettings, strategy: str, new: Track) -> Plan:
+    """Nothing to compare with: the version becomes stable (or the active colour) with
+    readiness only."""
+    if strategy == "blue-green":
+        target = Desired("blue-green", settings.replicas, blue=new, active="blue")
+    else:
+        target = Desired(strategy, settings.replicas, stable=new)
+    return Plan(strategy, (Step("install", 100, (target,)),))
+
+
+def canary(settings: ReleaseSettings, current: Desired, new: Track, *,
+           pause_at: int | None = None, after: int = 0, full: bool = False) -> Plan:
+    """Weighted steps above `after` (a paused canary resumes there), each analysed, then
+    promotion. `full`: straight to promotion."""
+    stable = current.stable
+    assert stable is not None
+    steps: list[Step] = []
+    weight_now = current.weight if current.canary == new else 0
+    for weight in () if full else settings.canary.steps:
+        if weight <= after:
+            continue
+        applies: list[Desired] = []
+        target = Desired("canary", settings.replicas, stable=stable, canary=new, weight=weight)
+        applies.append(target)
+        steps.append(Step(f"canary-{weight}", weight, tuple(applies), analyse=True,
+                          pause_after=weight == pause_at,
+                          interval=settings.canary.interval))
+        weight_now = weight
+    if weight_now >= 100:
+        steps.append(BAKE)
+    steps.append(promotion(settings, new, weight_now))
+    return Plan("canary", tuple(steps))
+
+
+# after 100%, the analysis keeps judging production for `bake` while the previous version can
+# still take over (canary: before promotion; blue-green: the old colour is warm); the runner
+# skips it when no bake is configured
+BAKE = Step("bake", 100, (), analyse=True, bake=True)
+
+
+def promotion(settings: ReleaseSettings, new: Track, weight_now: int) -> Step:
+    """The new version becomes stable. From a canary that runs, both tracks serve it for one
+    apply (weight 50), so the canary's pods serve while the stable pods roll over."""
+    final = Desired("canary", settings.replicas, stable=new)
+    if weight_now <= 0:
+        return Step("promote", 100, (final,))
+    both = Desired("canary", settings.replicas, stable=new, canary=new, weight=50)
+    return Step("promote", 100, (both, final))
+
+
+def blue_green(settings: ReleaseSettings, current: Desired, new: Track, *,
+               pause_at: int | None = None) -> Plan:
+    """New version to the idle colour (warm), preview check, switch; the old colour stays
+    warm for scale_down_delay, then goes to 0."""
+    idle = current.idle
+    preview = replace(current, replicas=settings.replicas, idle_replicas=None).with_colour(
+        idle, new)
+    pause = pause_at == 0 or not settings.blue_green.auto_promote
+    steps = [Step("preview", 0, (preview,), analyse=True, pause_after=pause,
+                  interval=settings.blue_green.preview_interval)]
+    steps += [switch(settings, preview), BAKE]
+    return Plan("blue-green", tuple(steps))
+
+
+def switch(settings: ReleaseSettings, current: Desired) -> Step:
+    """Send the main Service to the idle colour; the old one stays warm for the delay."""
+    switched = replace(current, active=current.idle, idle_replicas=None)
+    return Step("switch", 100, (switched,),
+                scale_down_after=settings.blue_green.scale_down_delay)
+
+
+def scale_down_idle(current: Desired) -> Desired:
+    return replace(current, idle_replicas=0)
+
+
+def rolling(settings: ReleaseSettings, current: Desired, new: Track) -> Plan:
+    del current  # a rolling update needs nothing of the current state but its existence
+    return Plan("rolling", (Step("rollout", 100,
+                                 (Desired("rolling", settings.replicas, stable=new),)), BAKE))
+
+
+def resume(settings: ReleaseSettings, current: Desired, *, full: bool = False,
+           idle_is_new: bool = False) -> Plan:
+    """`promote`: a paused release through its remaining steps (`full`: straight to 100%).
+    Blue-green: `idle_is_new` says the idle colour holds the new version waiting for the
+    switch (the values alone cannot tell it from the old version kept warm after one)."""
+    if current.strategy == "canary" and current.canary is not None:
+        return canary(settings, current, current.canary, after=current.weight, full=full)
+    if current.strategy == "blue-green":
+        waiting = current.colour(current.idle)
+        serving = current.serving
+        if idle_is_new and waiting is not None and current.idle_replicas != 0 and \
+                waiting != serving:
+            return Plan("blue-green", (switch(settings, current), BAKE))
+    return Plan(current.strategy, ())
+
+
+def abort(current: Desired, *, idle_is_new: bool = False) -> Plan:
+    """Stable (or the active colour) back to 100%, the new version scaled to 0."""
+    if current.strategy == "canary" and current.canary is not None:
+        assert current.stable is not None
+        back = Desired("canary", current.replicas, stable=current.stable)
+        applies: tuple[Desired, ...] = (back,)
+        if current.weight >= 100:  # no stable pod runs: bring one back first
+            applies = (replace(current, weight=_LAST_STABLE_POD), back)
+        return Plan("canary", (Step("abort", 0, applies),))
+    if current.strategy == "blue-green":
+        waiting = current.colour(current.idle)
+        if idle_is_new and waiting is not None and current.idle_replicas != 0 and \
+                waiting != current.serving:
+            return Plan("blue-green", (Step("abort", 0, (scale_down_idle(current),)),))
+    return Plan(current.strategy, ())
+
+
+def rollback(settings: ReleaseSettings, current: Desired | None, target: Track, *,
+             warm_idle: bool) -> tuple[str, Plan]:
+    """(method, plan) to put `target` back at 100% with no steps and no analysis: a selector
+    switch when the idle colour is warm with it, otherwise an upgrade."""
+    if current is None or current.serving is None:
+        return "upgrade", first_install(settings, settings.strategy, target)
+    if current.strategy == "blue-green":
+        idle = current.idle
+        if current.colour(idle) == target and warm_idle:
+            return "colour-switch", Plan("blue-green", (switch(settings, current),))
+        prepared = replace(current, idle_replicas=None).with_colour(idle, target)
+        return "upgrade", Plan("blue-green", (Step("prepare", 0, (prepared,)),
+                                              switch(settings, prepared)))
+    back = Desired(current.strategy, settings.replicas, stable=target)
+    applies: tuple[Desired, ...] = (back,)
+    if current.strategy == "canary" and current.canary is not None and current.weight >= 100:
+        applies = (replace(current, weight=_LAST_STABLE_POD), back)
+    return "upgrade", Plan(current.strategy, (Step("rollback", 100, applies),))

@@ -1,0 +1,141 @@
+"""Tag -> digest in an image registry (Docker Registry HTTP API v2 / OCI distribution), so
+that every deploy is pinned by digest. Credentials: MODELSHIP_REGISTRY_USER / _PASSWORD
+(modelship.credentials), sent as basic auth or exchanged for a bearer token as the registry's
+challenge asks.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import requests
+
+from modelship import console, credentials
+from modelship.errors import InfraError, UsageError
+
+_ACCEPT = ", ".join((
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+))
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Reference:
+    registry: str  # host[:port]
+    path: str  # repository path inside the registry
+    tag: str | None
+    digest: str | None
+
+    @property
+    def repository(self) -> str:
+        return f"{self.registry}/{self.path}" if self.registry != "docker.io" else self.path
+
+    def pinned(self, digest: str) -> str:
+        return f"{self.repository}@{digest}"
+
+
+def parse(ref: str) -> Reference:
+    """`[host[:port]/]path[:tag][@sha256:...]`; no host means Docker Hub."""
+    text = ref.strip()
+    name, _, digest = text.partition("@")
+    if digest and not _DIGEST.match(digest):
+        raise UsageError(f"--image {ref}: '{digest}' is not a sha256 digest "
+                         "(sha256: and 64 hex digits)")
+    tag = None
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name, tag = name[: name.rfind(":")], last.split(":", 1)[1]
+    if not name or name != name.lower() or " " in name:
+        raise UsageError(f"--image {ref}: expected an image reference such as "
+                         "registry.example.com/team/model:1.2.3 or repo@sha256:<digest>")
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return Reference(first, rest, tag, digest or None)
+    path = name if "/" in name else f"library/{name}"
+    return Reference("docker.io", path, tag, digest or None)
+
+
+def _base_url(registry: str) -> str:
+    host = registry.split(":", 1)[0]
+    if registry == "docker.io":
+        return "https://registry-1.docker.io"
+    # like the docker engine: localhost registries speak plain HTTP
+    if host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost"):
+        return f"http://{registry}"
+    return f"https://{registry}"
+
+
+def _token(challenge: str, auth: tuple[str, str] | None, timeout: float) -> str | None:
+    params = dict(_CHALLENGE.findall(challenge))
+    realm = params.pop("realm", None)
+    if not realm:
+        return None
+    response = requests.get(realm, params=params, auth=auth, timeout=timeout)
+    if response.status_code != 200:
+        return None
+    data = response.json()
+    token = data.get("token") or data.get("access_token")
+    return token if isinstance(token, str) else None
+
+
+def resolve(ref: str, *, timeout: float = 15) -> str | None:
+    """The digest of `ref`'s tag, or None when the registry has no such tag. A reference that
+    already carries a digest is returned as is. InfraError when the registry cannot answer."""
+    parsed = parse(ref)
+    if parsed.digest:
+        return parsed.digest
+    tag = parsed.tag or "latest"
+    user, password = credentials.registry()
+    auth = (user, password) if user else None
+    url = f"{_base_url(parsed.registry)}/v2/{parsed.path}/manifests/{tag}"
+    problem = ""
+    for attempt in range(RETRIES):
+        try:
+            headers = {"Accept": _ACCEPT}
+            response = requests.head(url, headers=headers, auth=auth, timeout=timeout)
+            if response.status_code == 401:
+                challenge = response.headers.get("WWW-Authenticate", "")
+                if challenge.lower().startswith("bearer"):
+                    token = _token(challenge[len("bearer"):].strip(), auth, timeout)
+                    if token:
+                        headers["Authorization"] = f"Bearer {token}"
+                        response = requests.head(url, headers=headers, timeout=timeout)
+            if response.status_code == 404:
+                return None
+            if response.status_code in (401, 403):
+                raise InfraError(f"registry {parsed.registry} refused to show "
+                                 f"{parsed.path}:{tag} (HTTP {response.status_code})",
+                                 hint="set MODELSHIP_REGISTRY_USER / MODELSHIP_REGISTRY_PASSWORD"
+                                      " (action inputs registry-username / registry-password)")
+            if response.status_code == 200:
+                digest = response.headers.get("Docker-Content-Digest", "")
+                if _DIGEST.match(digest):
+                    return digest
+                problem = "no Docker-Content-Digest in the answer"
+            else:
+                problem = f"HTTP {response.status_code}"
+        except requests.RequestException as e:
+            problem = str(e).split("\n")[0]
+        if attempt + 1 < RETRIES:
+            console.info(f"registry {parsed.registry}: {problem}; retrying")
+            time.sleep(1 + attempt)
+    raise InfraError(f"cannot resolve {parsed.repository}:{tag} to a digest: {problem}",
+                     hint="check that the registry is reachable")
+
+
+def pin(ref: str) -> tuple[str, str]:
+    """(repo@digest, digest) for an image reference; UsageError when the tag does not exist."""
+    parsed = parse(ref)
+    digest = resolve(ref)
+    if digest is None:
+        raise UsageError(f"image {parsed.repository}:{parsed.tag or 'latest'} does not exist "
+                         "in its registry", hint="push it first (modelship build --push) or "
+                                                 "pass --image with an existing tag")
+    return parsed.pinned(digest), digest
