@@ -1,6 +1,6 @@
 """The demo: the example model through its rendered workflows under act, on the local test bed.
 
-  scripts/demo-pipeline
+  scripts/demo
 
 Brings the test bed up (Docker, registry, cluster with a real node), builds the action image,
 renders the workflows into a copy of examples/sentiment (`modelship init`), then runs under act:
