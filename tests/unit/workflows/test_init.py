@@ -139,8 +139,11 @@ def test_a_gpu_project_gets_gpu_runner_labels_by_default(repo: Path, capsys):
     assert init("--yes", "--dir", str(repo), "--action", ACTION, "--json") == 0
     out = json.loads(capsys.readouterr().out)
     assert out["options"]["gpu_runner"] == ["self-hosted", "linux", "gpu"]
-    assert workflow(repo, "modelship-ci.yml")["jobs"]["build"]["runs-on"] == [
+    assert workflow(repo, "modelship-cd.yml")["jobs"]["build"]["runs-on"] == [
         "self-hosted", "linux", "gpu"]
+    # CI uses the same labels except for pull requests from forks (test_render checks that)
+    assert """fromJSON('["self-hosted", "linux", "gpu"]')""" in workflow(
+        repo, "modelship-ci.yml")["jobs"]["build"]["runs-on"]
 
 
 def test_default_action_is_pinned_to_a_commit(repo: Path, monkeypatch, capsys):

@@ -231,3 +231,15 @@ def test_release_steps_can_read_the_registry(registry: str):
                     assert step["with"].get("registry-password"), f"{name}:{job_id}"
                     if registry == "ghcr.io":
                         assert job["permissions"]["packages"] == "read", f"{name}:{job_id}"
+
+
+def test_ci_never_runs_fork_pull_requests_on_the_self_hosted_gpu_runner():
+    wf = load(workflows(make(gpu_runner=("self-hosted", "gpu")))["modelship-ci.yml"])
+    runs_on = wf["jobs"]["build"]["runs-on"]
+    assert isinstance(runs_on, str)
+    fork = ("github.event_name == 'pull_request' && "
+            "github.event.pull_request.head.repo.full_name != github.repository")
+    assert runs_on == (f"${{{{ {fork} && 'ubuntu-latest' || "
+                       """fromJSON('["self-hosted", "gpu"]') }}""")
+    hosted = load(workflows(make(gpu_runner=()))["modelship-ci.yml"])
+    assert hosted["jobs"]["build"]["runs-on"] == "ubuntu-latest"
