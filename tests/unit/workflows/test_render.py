@@ -243,3 +243,18 @@ def test_ci_never_runs_fork_pull_requests_on_the_self_hosted_gpu_runner():
                        """fromJSON('["self-hosted", "gpu"]') }}""")
     hosted = load(workflows(make(gpu_runner=()))["modelship-ci.yml"])
     assert hosted["jobs"]["build"]["runs-on"] == "ubuntu-latest"
+
+
+@pytest.mark.parametrize("strategy", ["blue-green", "canary"])
+def test_rollback_is_not_queued_behind_a_deploy_keeping_the_old_colour_warm(strategy: str):
+    """Deploy jobs share one group per environment; the rollback has its own (the release
+    Lease serialises the cluster work, and is free while blue-green keeps the old colour warm)."""
+    rendered = workflows(make(strategy=strategy))
+    rollback = load(rendered["modelship-rollback.yml"])["jobs"]["rollback"]["concurrency"]
+    deploy_groups = {job["concurrency"]["group"]
+                     for name in ("modelship-cd.yml", "modelship-release.yml")
+                     for job in load(rendered[name])["jobs"].values() if "concurrency" in job}
+    assert "modelship-deploy-production" in deploy_groups
+    assert rollback["group"] not in deploy_groups
+    assert "production" in rollback["group"]
+    assert rollback["cancel-in-progress"] is False
