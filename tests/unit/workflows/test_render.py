@@ -258,3 +258,11 @@ def test_rollback_is_not_queued_behind_a_deploy_keeping_the_old_colour_warm(stra
     assert rollback["group"] not in deploy_groups
     assert "production" in rollback["group"]
     assert rollback["cancel-in-progress"] is False
+
+
+def test_versioning_tags_only_the_default_branch_one_run_at_a_time():
+    tag = load(workflows(make(versioning=True))["modelship-versioning.yml"])["jobs"]["tag"]
+    assert tag["if"] == (
+        "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)")
+    assert tag["concurrency"]["group"] == "modelship-versioning"
+    assert tag["concurrency"]["cancel-in-progress"] is False
