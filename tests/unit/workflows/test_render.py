@@ -266,3 +266,12 @@ def test_versioning_tags_only_the_default_branch_one_run_at_a_time():
         "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)")
     assert tag["concurrency"]["group"] == "modelship-versioning"
     assert tag["concurrency"]["cancel-in-progress"] is False
+
+
+def test_cd_runs_one_at_a_time_so_an_older_run_never_deploys_last():
+    wf = load(workflows(make())["modelship-cd.yml"])
+    assert wf["concurrency"] == {"group": "modelship-cd-${{ github.ref }}",
+                                 "cancel-in-progress": False}
+    job_groups = {job["concurrency"]["group"] for job in wf["jobs"].values()
+                  if "concurrency" in job}
+    assert wf["concurrency"]["group"] not in job_groups
