@@ -180,3 +180,14 @@ def test_the_console_script_runs_init(repo: Path):
     assert proc.returncode == 0, proc.stderr
     assert "next steps:" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_next_steps_restrict_production_to_the_default_branch_and_release_tags(repo: Path,
+                                                                             capsys):
+    assert init("--yes", "--dir", str(repo), "--action", ACTION, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    step = next(s for s in out["next_steps"] if "deployment branches and tags" in s)
+    branch = out["options"]["default_branch"]
+    for allowed in (f"`{branch}`", "`v*`", "`rollback-v*`"):
+        assert allowed in step
+    assert "tag protection" in step or "tag ruleset" in step
