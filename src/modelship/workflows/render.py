@@ -78,6 +78,7 @@ def context(options: Options) -> dict[str, Any]:
         "registry": options.registry,
         "image": options.image,
         "repository": options.repository,
+        "ci_repository": options.ci_repository,
         "ghcr": options.registry == "ghcr.io",
         "model_name": options.model_name,
         "strategy": options.strategy,

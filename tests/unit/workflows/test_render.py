@@ -155,8 +155,14 @@ def test_release_builds_only_a_missing_image_and_rolls_back_older_versions():
     release = {s.get("id"): s for s in jobs["production"]["steps"]}
     assert release["rollback"]["if"] == "steps.decide.outputs.mode == 'rollback'"
     assert release["deploy"]["if"] == "steps.decide.outputs.mode == 'deploy'"
+    # by digest: the one the version job resolved, or the one the build job just pushed
     assert release["deploy"]["with"]["image"] == (
-        "ghcr.io/acme/sentiment:${{ needs.version.outputs.version }}")
+        "${{ needs.build.outputs.image || needs.version.outputs.image }}")
+    assert jobs["version"]["outputs"]["image"] == "${{ steps.image.outputs.image }}"
+    resolve = next(s for s in jobs["version"]["steps"] if s.get("id") == "image")
+    assert resolve["env"]["IMAGE"] == "ghcr.io/acme/sentiment:${{ steps.version.outputs.version }}"
+    assert "imagetools inspect" in resolve["run"]
+    assert 'image=${REPOSITORY}@${digest}' in resolve["run"]
 
 
 def test_reusable_pipeline_is_workflow_call_with_environment_inputs():
@@ -275,3 +281,19 @@ def test_cd_runs_one_at_a_time_so_an_older_run_never_deploys_last():
     job_groups = {job["concurrency"]["group"] for job in wf["jobs"].values()
                   if "concurrency" in job}
     assert wf["concurrency"]["group"] not in job_groups
+
+
+def test_ci_branch_images_go_to_a_separate_repository_so_they_never_look_like_a_release():
+    """A branch named 1.2.3 or a literal model.version would otherwise plant a release tag in
+    the repository the release workflow deploys from."""
+    wf = load(workflows(make(registry="registry.example.com"))["modelship-ci.yml"])
+    push = [s for _, s in steps(wf) if "--push" in json.dumps(s)]
+    assert [s["with"]["args"] for s in push] == [
+        "--push --repository registry.example.com/acme/sentiment-ci"]
+
+
+def test_an_image_name_too_long_for_its_ci_twin_is_refused():
+    longest = "a" * (255 - len("ghcr.io/"))
+    with pytest.raises(options.UsageError, match="--image"):
+        options.image(longest, "ghcr.io")
+    assert options.image(longest[:-3], "ghcr.io") == longest[:-3]
