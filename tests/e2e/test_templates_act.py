@@ -105,7 +105,8 @@ def test_branch_push_pushes_the_image_and_never_logs_the_password(act, project, 
     assert run.returncode == 0, run.log[-6000:]
     assert registry.password not in run.log
     assert markers(root) == []
-    tags = requests.get(f"http://{registry.host}/v2/e2e/sentiment/tags/list",
+    # branch images go to the -ci twin; the release repository's version tags stay untouched
+    tags = requests.get(f"http://{registry.host}/v2/e2e/sentiment-ci/tags/list",
                         auth=(registry.user, registry.password), timeout=10).json()["tags"]
     assert any(tag.startswith("sha-") for tag in tags), tags
 

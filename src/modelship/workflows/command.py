@@ -195,6 +195,11 @@ def next_steps(o: opts.Options, written: list[str]) -> list[str]:
         steps.append(f"repository secrets REGISTRY_USERNAME and REGISTRY_PASSWORD for {o.registry}")
     steps.append("environments (Settings > Environments): `staging`, and `production` with "
                  "required reviewers: that is the approval before production")
+    # Otherwise any branch, or a pushed look-alike tag, could run a job in `production`.
+    steps.append(f"`production` environment > deployment branches and tags: allow only "
+                 f"`{o.default_branch}`, `v*` and `rollback-v*`; and protect the tags `v*` and "
+                 "`rollback-v*` with a tag ruleset (Settings > Rules) so only maintainers can "
+                 "push them")
     cluster = {
         "kubeconfig": "a KUBECONFIG secret in each environment holding that cluster's "
                       "kubeconfig file (use a service account token, not your own login)",

@@ -20,6 +20,7 @@ _REGISTRY = re.compile(r"^(?:localhost|[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 MAX_LABELS = 10
+CI_SUFFIX = "-ci"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,12 @@ class Options:
     def repository(self) -> str:
         return f"{self.registry}/{self.image}"
 
+    @property
+    def ci_repository(self) -> str:
+        """Where CI pushes branch images: never the release repository, whose version tags
+        the release workflow trusts (a branch named 1.2.3 would otherwise plant one)."""
+        return f"{self.repository}{CI_SUFFIX}"
+
 
 def registry(value: str) -> str:
     value = value.strip().lower()
@@ -54,11 +61,13 @@ def registry(value: str) -> str:
 
 def image(value: str, registry_host: str) -> str:
     value = value.strip().strip("/")
+    # the CI twin (…-ci, for branch images) must be a valid repository too
     if not value or ":" in value or "@" in value or not tags.valid_repository(
-            f"{registry_host}/{value}"):
+            f"{registry_host}/{value}{CI_SUFFIX}"):
         hint = tags.suggest_repository(value) if value else None
         msg = (f"--image: '{value}' is not an image name; expected lowercase path components "
-               "joined by '/' (e.g. team/sentiment), no tag or digest")
+               "joined by '/' (e.g. team/sentiment), no tag or digest, at most "
+               f"{tags.REPOSITORY_MAX - len(CI_SUFFIX)} characters with the registry")
         raise UsageError(msg, hint=f"did you mean '{hint}'?" if hint and hint != value else None)
     return value
 

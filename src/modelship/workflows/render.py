@@ -78,6 +78,7 @@ def context(options: Options) -> dict[str, Any]:
         "registry": options.registry,
         "image": options.image,
         "repository": options.repository,
+        "ci_repository": options.ci_repository,
         "ghcr": options.registry == "ghcr.io",
         "model_name": options.model_name,
         "strategy": options.strategy,
@@ -86,11 +87,26 @@ def context(options: Options) -> dict[str, Any]:
         "gpu": bool(options.gpu_runner),
         "runs_on_build": (json.dumps(list(options.gpu_runner)) if options.gpu_runner
                           else "ubuntu-latest"),
+        "runs_on_ci_build": _ci_build_runner(options.gpu_runner),
         "default_branch": options.default_branch,
         "versioning": options.versioning,
         "action": options.action,
         "pins": pins.THIRD_PARTY,
     }
+
+
+# Code from a fork's pull request must never reach a self-hosted runner: it could persist there.
+_FORK_PULL_REQUEST = ("github.event_name == 'pull_request' && "
+                      "github.event.pull_request.head.repo.full_name != github.repository")
+
+
+def _ci_build_runner(labels: tuple[str, ...]) -> str:
+    """runs-on of the CI build job: the GPU labels, except for pull requests from forks."""
+    if not labels:
+        return "ubuntu-latest"
+    # labels are letters, digits, '.', '_' and '-' (options.runner_labels): no quoting issues
+    return (f"${{{{ {_FORK_PULL_REQUEST} && 'ubuntu-latest' || "
+            f"fromJSON('{json.dumps(list(labels))}') }}}}")
 
 
 def render(options: Options, directory: Path | None = None) -> dict[str, str]:

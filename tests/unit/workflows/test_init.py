@@ -139,8 +139,11 @@ def test_a_gpu_project_gets_gpu_runner_labels_by_default(repo: Path, capsys):
     assert init("--yes", "--dir", str(repo), "--action", ACTION, "--json") == 0
     out = json.loads(capsys.readouterr().out)
     assert out["options"]["gpu_runner"] == ["self-hosted", "linux", "gpu"]
-    assert workflow(repo, "modelship-ci.yml")["jobs"]["build"]["runs-on"] == [
+    assert workflow(repo, "modelship-cd.yml")["jobs"]["build"]["runs-on"] == [
         "self-hosted", "linux", "gpu"]
+    # CI uses the same labels except for pull requests from forks (test_render checks that)
+    assert """fromJSON('["self-hosted", "linux", "gpu"]')""" in workflow(
+        repo, "modelship-ci.yml")["jobs"]["build"]["runs-on"]
 
 
 def test_default_action_is_pinned_to_a_commit(repo: Path, monkeypatch, capsys):
@@ -177,3 +180,14 @@ def test_the_console_script_runs_init(repo: Path):
     assert proc.returncode == 0, proc.stderr
     assert "next steps:" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_next_steps_restrict_production_to_the_default_branch_and_release_tags(repo: Path,
+                                                                             capsys):
+    assert init("--yes", "--dir", str(repo), "--action", ACTION, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    step = next(s for s in out["next_steps"] if "deployment branches and tags" in s)
+    branch = out["options"]["default_branch"]
+    for allowed in (f"`{branch}`", "`v*`", "`rollback-v*`"):
+        assert allowed in step
+    assert "tag protection" in step or "tag ruleset" in step

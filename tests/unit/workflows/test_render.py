@@ -155,8 +155,14 @@ def test_release_builds_only_a_missing_image_and_rolls_back_older_versions():
     release = {s.get("id"): s for s in jobs["production"]["steps"]}
     assert release["rollback"]["if"] == "steps.decide.outputs.mode == 'rollback'"
     assert release["deploy"]["if"] == "steps.decide.outputs.mode == 'deploy'"
+    # by digest: the one the version job resolved, or the one the build job just pushed
     assert release["deploy"]["with"]["image"] == (
-        "ghcr.io/acme/sentiment:${{ needs.version.outputs.version }}")
+        "${{ needs.build.outputs.image || needs.version.outputs.image }}")
+    assert jobs["version"]["outputs"]["image"] == "${{ steps.image.outputs.image }}"
+    resolve = next(s for s in jobs["version"]["steps"] if s.get("id") == "image")
+    assert resolve["env"]["IMAGE"] == "ghcr.io/acme/sentiment:${{ steps.version.outputs.version }}"
+    assert "imagetools inspect" in resolve["run"]
+    assert 'image=${REPOSITORY}@${digest}' in resolve["run"]
 
 
 def test_reusable_pipeline_is_workflow_call_with_environment_inputs():
@@ -231,3 +237,63 @@ def test_release_steps_can_read_the_registry(registry: str):
                     assert step["with"].get("registry-password"), f"{name}:{job_id}"
                     if registry == "ghcr.io":
                         assert job["permissions"]["packages"] == "read", f"{name}:{job_id}"
+
+
+def test_ci_never_runs_fork_pull_requests_on_the_self_hosted_gpu_runner():
+    wf = load(workflows(make(gpu_runner=("self-hosted", "gpu")))["modelship-ci.yml"])
+    runs_on = wf["jobs"]["build"]["runs-on"]
+    assert isinstance(runs_on, str)
+    fork = ("github.event_name == 'pull_request' && "
+            "github.event.pull_request.head.repo.full_name != github.repository")
+    assert runs_on == (f"${{{{ {fork} && 'ubuntu-latest' || "
+                       """fromJSON('["self-hosted", "gpu"]') }}""")
+    hosted = load(workflows(make(gpu_runner=()))["modelship-ci.yml"])
+    assert hosted["jobs"]["build"]["runs-on"] == "ubuntu-latest"
+
+
+@pytest.mark.parametrize("strategy", ["blue-green", "canary"])
+def test_rollback_is_not_queued_behind_a_deploy_keeping_the_old_colour_warm(strategy: str):
+    """Deploy jobs share one group per environment; the rollback has its own (the release
+    Lease serialises the cluster work, and is free while blue-green keeps the old colour warm)."""
+    rendered = workflows(make(strategy=strategy))
+    rollback = load(rendered["modelship-rollback.yml"])["jobs"]["rollback"]["concurrency"]
+    deploy_groups = {job["concurrency"]["group"]
+                     for name in ("modelship-cd.yml", "modelship-release.yml")
+                     for job in load(rendered[name])["jobs"].values() if "concurrency" in job}
+    assert "modelship-deploy-production" in deploy_groups
+    assert rollback["group"] not in deploy_groups
+    assert "production" in rollback["group"]
+    assert rollback["cancel-in-progress"] is False
+
+
+def test_versioning_tags_only_the_default_branch_one_run_at_a_time():
+    tag = load(workflows(make(versioning=True))["modelship-versioning.yml"])["jobs"]["tag"]
+    assert tag["if"] == (
+        "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)")
+    assert tag["concurrency"]["group"] == "modelship-versioning"
+    assert tag["concurrency"]["cancel-in-progress"] is False
+
+
+def test_cd_runs_one_at_a_time_so_an_older_run_never_deploys_last():
+    wf = load(workflows(make())["modelship-cd.yml"])
+    assert wf["concurrency"] == {"group": "modelship-cd-${{ github.ref }}",
+                                 "cancel-in-progress": False}
+    job_groups = {job["concurrency"]["group"] for job in wf["jobs"].values()
+                  if "concurrency" in job}
+    assert wf["concurrency"]["group"] not in job_groups
+
+
+def test_ci_branch_images_go_to_a_separate_repository_so_they_never_look_like_a_release():
+    """A branch named 1.2.3 or a literal model.version would otherwise plant a release tag in
+    the repository the release workflow deploys from."""
+    wf = load(workflows(make(registry="registry.example.com"))["modelship-ci.yml"])
+    push = [s for _, s in steps(wf) if "--push" in json.dumps(s)]
+    assert [s["with"]["args"] for s in push] == [
+        "--push --repository registry.example.com/acme/sentiment-ci"]
+
+
+def test_an_image_name_too_long_for_its_ci_twin_is_refused():
+    longest = "a" * (255 - len("ghcr.io/"))
+    with pytest.raises(options.UsageError, match="--image"):
+        options.image(longest, "ghcr.io")
+    assert options.image(longest[:-3], "ghcr.io") == longest[:-3]
