@@ -22,7 +22,7 @@ from modelship.release.analysis.prometheus import (
     PrometheusProvider,
     default_queries,
 )
-from modelship.release.analysis.settings import URL_ENV, AnalysisSettings, parse
+from modelship.release.analysis.settings import URL_ENV, AnalysisSettings, parse_release
 
 
 class ReleaseLike(Protocol):
@@ -49,7 +49,7 @@ def from_settings(settings: ReleaseLike | AnalysisSettings | None, cfg: Config, 
     """
     if settings is not None and not isinstance(settings, AnalysisSettings):
         chart_values = chart_values if chart_values is not None else settings.values
-        settings = parse(cfg, settings.analysis_key)
+        settings = parse_release(cfg, settings.analysis_key)
     if settings is None:
         return ReadinessOnly()
     env = os.environ if environ is None else environ
