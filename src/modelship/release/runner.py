@@ -2,7 +2,8 @@
 Deployments), read back the split the chart rendered, ask the step's analysis, and abort on
 failure. One runner for every strategy; strategies are data (plan.py).
 
-Verdicts: passed -> next step; failed -> abort, exit 1; inconclusive or error -> abort, exit 3.
+Verdicts: passed -> next step; failed -> abort, exit 1; error -> abort, exit 3; inconclusive
+-> paused (on_inconclusive: hold) or abort (on_inconclusive: abort), exit 3.
 A step whose pods never become ready fails (exit 1) with the pod problems named. A cluster that
 stops answering ends the run with exit 3; a re-run converges from whatever state it left.
 """
@@ -220,7 +221,8 @@ class Runner:
             result.steps.append(self._result(step, verdict.verdict, begun,
                                              {**dict(verdict.evidence), "split": split},
                                              verdict.reason))
-            if verdict.verdict == "inconclusive" and not step.bake:
+            if (verdict.verdict == "inconclusive" and not step.bake
+                    and _on_inconclusive(self.analysis) == "hold"):
                 return self._hold(result, step, current, verdict.reason)
             if verdict.verdict != "passed":
                 code = {"failed": EXIT_REJECTED, "usage": EXIT_USAGE}.get(verdict.verdict,
@@ -344,6 +346,12 @@ def _bake_seconds(analysis: Analysis) -> float:
     from modelship.release.analysis import factory
 
     return factory.bake_seconds(analysis)
+
+
+def _on_inconclusive(analysis: Analysis) -> str:
+    from modelship.release.analysis import factory
+
+    return factory.on_inconclusive(analysis)
 
 
 def _service_port(extra: dict[str, Any]) -> int:

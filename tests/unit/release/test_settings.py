@@ -166,3 +166,18 @@ environments:
     assert analysis.settings.alpha == 0.1
     assert analysis.settings.min_requests == 50
     assert analysis.settings.prometheus.url == "http://prometheus.invalid:9090"
+
+
+@pytest.mark.parametrize("policy", ["hold", "abort"])
+def test_runner_follows_on_inconclusive(tmp_path: Path, policy: str) -> None:
+    """The runner holds an inconclusive step only under `hold`; `abort` aborts it."""
+    from modelship.release.analysis import factory
+
+    text = f"""
+model: {{name: m}}
+deploy:
+  analysis: {{prometheus: {{url: "http://prometheus.invalid:9090"}}, on_inconclusive: {policy}}}
+"""
+    got = load(tmp_path, text)
+    analysis = factory.from_settings(got, config.load(tmp_path / "modelship.yaml"), environ={})
+    assert factory.on_inconclusive(analysis) == policy

@@ -83,3 +83,9 @@ def bake(analysis: Analysis, step: StepContext, progress: Progress) -> StepVerdi
 
 def bake_seconds(analysis: Analysis) -> float:
     return analysis.bake_seconds if isinstance(analysis, CanaryAnalysis) else 0.0
+
+
+def on_inconclusive(analysis: Analysis) -> str:
+    """What an inconclusive step does to the release: `hold` (paused for a person) or `abort`
+    (production put back). `promote` never reaches the runner: the analysis passes the step."""
+    return analysis.settings.on_inconclusive if isinstance(analysis, CanaryAnalysis) else "hold"
