@@ -33,7 +33,7 @@ from modelship.release.analysis.base import (
     StepContext,
     StepVerdict,
 )
-from modelship.release.helm import ClusterUnreachable, Helm, HelmError
+from modelship.release.helm import ClusterUnreachable, Helm, HelmError, HelmWaitFailed
 from modelship.release.history import Record
 from modelship.release.model import Desired, Track
 from modelship.release.plan import Plan, Step
@@ -214,10 +214,13 @@ class Runner:
             except HelmError as e:
                 problems = self._problems() or self.seen_problems
                 evidence = {"problems": [p.line() for p in problems]}
-                result.steps.append(self._result(step, "failed", begun, evidence, e.message))
+                code = helm_failure_exit(e)
+                verdict_name = "failed" if code == EXIT_REJECTED else "inconclusive"
+                result.steps.append(self._result(step, verdict_name, begun, evidence,
+                                                 e.message))
                 result.problems = problems
                 return self._fail(result, attempted, f"{step.name}: {e.message}",
-                                  EXIT_REJECTED, on_failure, before=before)
+                                  code, on_failure, before=before)
             result.steps.append(self._result(step, verdict.verdict, begun,
                                              {**dict(verdict.evidence), "split": split},
                                              verdict.reason))
@@ -346,6 +349,12 @@ def _bake_seconds(analysis: Analysis) -> float:
     from modelship.release.analysis import factory
 
     return factory.bake_seconds(analysis)
+
+
+def helm_failure_exit(error: HelmError) -> int:
+    """Exit 1 only when the new version never became ready (its fault); any other helm failure
+    (cluster timeouts, RBAC, unknown) is infrastructure, exit 3."""
+    return EXIT_REJECTED if isinstance(error, HelmWaitFailed) else EXIT_INFRA
 
 
 def _on_inconclusive(analysis: Analysis) -> str:
