@@ -100,8 +100,10 @@ class Session:
 
 
 def session(args: argparse.Namespace, cfg: Config, *, strategy: str | None = None,
-            timeout: float | None = None) -> Session:
-    chosen = settings.load(cfg, args.environment, strategy=strategy, timeout=timeout)
+            timeout: float | None = None,
+            chosen: settings.ReleaseSettings | None = None) -> Session:
+    if chosen is None:
+        chosen = settings.load(cfg, args.environment, strategy=strategy, timeout=timeout)
     helm = Helm(chosen.namespace, chosen.kube_context)
     api = kube.client(chosen.kube_context)
     return Session(cfg, chosen, helm, api, getattr(args, "lock_timeout", DEFAULT_LOCK_TIMEOUT))
@@ -229,10 +231,12 @@ def _sha256(path: Path) -> str:
 
 # -- deploy ---------------------------------------------------------------------------------
 def deploy(args: argparse.Namespace, cfg: Config) -> Outcome:
-    sess = session(args, cfg, strategy=args.strategy, timeout=args.timeout)
-    chosen = sess.settings
-    new = target_image(args, cfg, chosen)
+    chosen = settings.load(cfg, args.environment, strategy=args.strategy, timeout=args.timeout)
+    # usage errors first: exit 2 even while helm, the registry or the cluster is unavailable
+    plans.check_pause_at(chosen, chosen.strategy, args.pause_at)
     analysis = analysis_for(chosen, cfg)
+    sess = session(args, cfg, chosen=chosen)
+    new = target_image(args, cfg, chosen)
     with sess.locked():
         state = recover(sess, sess.state())
         record = base_record(cfg, "deploy", chosen.strategy, new)
