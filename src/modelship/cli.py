@@ -110,12 +110,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.info("interrupted")
         return 130
     except Exception as e:  # a bug, not a user mistake: short line, traceback on request
-        if os.environ.get("MODELSHIP_DEBUG"):
-            traceback.print_exc()
-        return _fail(ModelshipError(f"internal error: {type(e).__name__}: {e}",
-                                    hint="rerun with MODELSHIP_DEBUG=1 for the traceback "
-                                         "and report it"), command, as_json)
+        return _internal(e, command, as_json)
+    if outcome.after is None:
+        return outcome.exit_code
+    sys.stdout.flush()  # the result is out before the wait
+    try:
+        outcome.after()
+    except ModelshipError as e:  # the result is already printed: no second JSON object
+        return _fail(e, command, as_json=False)
+    except KeyboardInterrupt:
+        console.info("interrupted")
+        return 130
+    except Exception as e:
+        return _internal(e, command, as_json=False)
     return outcome.exit_code
+
+
+def _internal(error: Exception, command: str | None, as_json: bool) -> int:
+    if os.environ.get("MODELSHIP_DEBUG"):
+        traceback.print_exc()
+    return _fail(ModelshipError(f"internal error: {type(error).__name__}: {error}",
+                                hint="rerun with MODELSHIP_DEBUG=1 for the traceback "
+                                     "and report it"), command, as_json)
 
 
 def entrypoint() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,3 +16,7 @@ class Outcome:
     text: str = ""  # human-readable result, printed on stdout without --json
     summary: str = ""  # markdown for the GitHub job summary
     outputs: dict[str, Any] = field(default_factory=dict)  # step outputs besides `result`
+    # work left once the result is out (e.g. blue-green's scale-down after its delay): the CLI
+    # runs it after printing, so a pipeline sees the result without waiting; its errors still
+    # set the exit code
+    after: Callable[[], None] | None = None

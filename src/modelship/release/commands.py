@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -100,8 +100,10 @@ class Session:
 
 
 def session(args: argparse.Namespace, cfg: Config, *, strategy: str | None = None,
-            timeout: float | None = None) -> Session:
-    chosen = settings.load(cfg, args.environment, strategy=strategy, timeout=timeout)
+            timeout: float | None = None,
+            chosen: settings.ReleaseSettings | None = None) -> Session:
+    if chosen is None:
+        chosen = settings.load(cfg, args.environment, strategy=strategy, timeout=timeout)
     helm = Helm(chosen.namespace, chosen.kube_context)
     api = kube.client(chosen.kube_context)
     return Session(cfg, chosen, helm, api, getattr(args, "lock_timeout", DEFAULT_LOCK_TIMEOUT))
@@ -185,6 +187,12 @@ def scale_down_after_delay(sess: Session, marker_at: float, record: history.Reco
         converge_scale_down(sess, state, record)
 
 
+def _scale_down_later(sess: Session, marker_at: float,
+                      record: history.Record) -> Callable[[], None]:
+    """The scale-down as the command's `after`: the CLI prints the result first."""
+    return lambda: scale_down_after_delay(sess, marker_at, record)
+
+
 # -- images ---------------------------------------------------------------------------------
 def _model_version(cfg: Config) -> str:
     configured = cfg.get_str("model.version", "auto")
@@ -229,10 +237,12 @@ def _sha256(path: Path) -> str:
 
 # -- deploy ---------------------------------------------------------------------------------
 def deploy(args: argparse.Namespace, cfg: Config) -> Outcome:
-    sess = session(args, cfg, strategy=args.strategy, timeout=args.timeout)
-    chosen = sess.settings
-    new = target_image(args, cfg, chosen)
+    chosen = settings.load(cfg, args.environment, strategy=args.strategy, timeout=args.timeout)
+    # usage errors first: exit 2 even while helm, the registry or the cluster is unavailable
+    plans.check_pause_at(chosen, chosen.strategy, args.pause_at)
     analysis = analysis_for(chosen, cfg)
+    sess = session(args, cfg, chosen=chosen)
+    new = target_image(args, cfg, chosen)
     with sess.locked():
         state = recover(sess, sess.state())
         record = base_record(cfg, "deploy", chosen.strategy, new)
@@ -263,7 +273,7 @@ def deploy(args: argparse.Namespace, cfg: Config) -> Outcome:
         revision = _latest_revision(sess)
     outcome = report.deploy_outcome(chosen, result, new, previous, revision)
     if result.scale_down_at is not None and result.outcome == "promoted":
-        scale_down_after_delay(sess, result.scale_down_at, record)
+        outcome.after = _scale_down_later(sess, result.scale_down_at, record)
     return outcome
 
 
@@ -367,7 +377,7 @@ def promote(args: argparse.Namespace, cfg: Config) -> Outcome:
     outcome = report.deploy_outcome(sess.settings, result, new or current.serving,
                                     current.serving, revision, command="promote")
     if result.scale_down_at is not None and result.outcome == "promoted":
-        scale_down_after_delay(sess, result.scale_down_at, record)
+        outcome.after = _scale_down_later(sess, result.scale_down_at, record)
     return outcome
 
 
@@ -428,7 +438,7 @@ def rollback(args: argparse.Namespace, cfg: Config) -> Outcome:
     outcome = report.rollback_outcome(sess.settings, result, state, target, method, revision,
                                       seconds)
     if result.scale_down_at is not None and result.exit_code == EXIT_OK:
-        scale_down_after_delay(sess, result.scale_down_at, record)
+        outcome.after = _scale_down_later(sess, result.scale_down_at, record)
     return outcome
 
 

@@ -15,18 +15,20 @@ def client(kube_context: str | None) -> Any:
     from kubernetes.config.config_exception import ConfigException
 
     files = os.environ.get("KUBECONFIG", os.path.expanduser("~/.kube/config"))
-    first = next((f for f in files.split(os.pathsep) if f and os.path.exists(f)), None)
+    # every file, merged as kubectl and helm do (the library merges an os.pathsep-joined list)
+    found = os.pathsep.join(f for f in files.split(os.pathsep) if f and os.path.exists(f))
+    merged = found or None
     try:
-        if first is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        if merged is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config()
             from kubernetes import client as k8s
 
             return k8s.ApiClient()
         api: Any = config.new_client_from_config(
-            config_file=first, context=kube_context)
+            config_file=merged, context=kube_context)
     except (ConfigException, OSError, TypeError) as e:
         where = f"context '{kube_context}'" if kube_context else "the current context"
-        raise InfraError(f"cannot load the kube config ({first or files}, {where}): {e}",
+        raise InfraError(f"cannot load the kube config ({merged or files}, {where}): {e}",
                          hint="set KUBECONFIG, or deploy.kube_context to a context in it") from e
     # fail fast while the API server is down: a few quick retries, not urllib3's defaults
     api.configuration.retries = 1

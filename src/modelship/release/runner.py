@@ -2,7 +2,8 @@
 Deployments), read back the split the chart rendered, ask the step's analysis, and abort on
 failure. One runner for every strategy; strategies are data (plan.py).
 
-Verdicts: passed -> next step; failed -> abort, exit 1; inconclusive or error -> abort, exit 3.
+Verdicts: passed -> next step; failed -> abort, exit 1; error -> abort, exit 3; inconclusive
+-> paused (on_inconclusive: hold) or abort (on_inconclusive: abort), exit 3.
 A step whose pods never become ready fails (exit 1) with the pod problems named. A cluster that
 stops answering ends the run with exit 3; a re-run converges from whatever state it left.
 """
@@ -32,7 +33,7 @@ from modelship.release.analysis.base import (
     StepContext,
     StepVerdict,
 )
-from modelship.release.helm import ClusterUnreachable, Helm, HelmError
+from modelship.release.helm import ClusterUnreachable, Helm, HelmError, HelmWaitFailed
 from modelship.release.history import Record
 from modelship.release.model import Desired, Track
 from modelship.release.plan import Plan, Step
@@ -213,14 +214,18 @@ class Runner:
             except HelmError as e:
                 problems = self._problems() or self.seen_problems
                 evidence = {"problems": [p.line() for p in problems]}
-                result.steps.append(self._result(step, "failed", begun, evidence, e.message))
+                code = helm_failure_exit(e)
+                verdict_name = "failed" if code == EXIT_REJECTED else "inconclusive"
+                result.steps.append(self._result(step, verdict_name, begun, evidence,
+                                                 e.message))
                 result.problems = problems
                 return self._fail(result, attempted, f"{step.name}: {e.message}",
-                                  EXIT_REJECTED, on_failure, before=before)
+                                  code, on_failure, before=before)
             result.steps.append(self._result(step, verdict.verdict, begun,
                                              {**dict(verdict.evidence), "split": split},
                                              verdict.reason))
-            if verdict.verdict == "inconclusive" and not step.bake:
+            if (verdict.verdict == "inconclusive" and not step.bake
+                    and _on_inconclusive(self.analysis) == "hold"):
                 return self._hold(result, step, current, verdict.reason)
             if verdict.verdict != "passed":
                 code = {"failed": EXIT_REJECTED, "usage": EXIT_USAGE}.get(verdict.verdict,
@@ -344,6 +349,18 @@ def _bake_seconds(analysis: Analysis) -> float:
     from modelship.release.analysis import factory
 
     return factory.bake_seconds(analysis)
+
+
+def helm_failure_exit(error: HelmError) -> int:
+    """Exit 1 only when the new version never became ready (its fault); any other helm failure
+    (cluster timeouts, RBAC, unknown) is infrastructure, exit 3."""
+    return EXIT_REJECTED if isinstance(error, HelmWaitFailed) else EXIT_INFRA
+
+
+def _on_inconclusive(analysis: Analysis) -> str:
+    from modelship.release.analysis import factory
+
+    return factory.on_inconclusive(analysis)
 
 
 def _service_port(extra: dict[str, Any]) -> int:

@@ -5,6 +5,7 @@ commands' contract; traffic through Services is checked where a real node runs t
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -397,6 +398,24 @@ def test_analysis_error_aborts_with_exit_3(project: Project, deployments: Any) -
     assert set(live) == {"stable"}
     assert live["stable"][2] == images.pinned("1.0.0")
     assert "Traceback" not in failed.err
+
+
+def test_inconclusive_with_on_inconclusive_abort_aborts(project: Project,
+                                                        deployments: Any) -> None:
+    """on_inconclusive: abort with a Prometheus that answers but has no series for the canary:
+    the step is inconclusive, the release is aborted (not left paused), exit 3, production
+    back on 1.0.0."""
+    images = project.images
+    project.deploy("1.0.0")
+    project.write(analysis={"prometheus": {"url": os.environ["MODELSHIP_TEST_PROMETHEUS"]},
+                            "on_inconclusive": "abort", "max_wait": "30s"})
+    failed = project.deploy("2.0.0", check=3)
+    data = failed.json
+    assert data["outcome"] == "aborted"
+    assert [(s["name"], s["verdict"]) for s in data["steps"]] == [("canary-10", "inconclusive")]
+    live = deployments(project)
+    assert set(live) == {"stable"}
+    assert live["stable"][2] == images.pinned("1.0.0")
 
 
 def test_job_summary_outputs_and_run_url_in_actions(project: Project, tools: Tools,

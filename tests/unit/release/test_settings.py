@@ -141,3 +141,43 @@ def test_bad_settings_exit_2_naming_the_key(tmp_path: Path, text: str,
 def test_error_names_the_line(tmp_path: Path) -> None:
     message = refused(tmp_path, "model: {name: m}\ndeploy:\n  replicas: 0\n")
     assert "modelship.yaml:3: deploy.replicas" in message
+
+
+def test_environment_analysis_overrides_single_keys(tmp_path: Path) -> None:
+    """environments.NAME.analysis overrides deploy.analysis key by key: what it does not set
+    (the Prometheus URL, min_requests) still comes from deploy.analysis."""
+    from modelship.release.analysis import factory
+    from modelship.release.analysis.canary import CanaryAnalysis
+
+    text = """
+model: {name: m}
+deploy:
+  analysis: {prometheus: {url: "http://prometheus.invalid:9090"}, min_requests: 50,
+             alpha: 0.01}
+environments:
+  staging:
+    analysis: {alpha: 0.1}
+"""
+    got = load(tmp_path, text, "staging")
+    assert got.analysis_key == "environments.staging.analysis"
+    analysis = factory.from_settings(got, config.load(tmp_path / "modelship.yaml"),
+                                     environ={})
+    assert isinstance(analysis, CanaryAnalysis)
+    assert analysis.settings.alpha == 0.1
+    assert analysis.settings.min_requests == 50
+    assert analysis.settings.prometheus.url == "http://prometheus.invalid:9090"
+
+
+@pytest.mark.parametrize("policy", ["hold", "abort"])
+def test_runner_follows_on_inconclusive(tmp_path: Path, policy: str) -> None:
+    """The runner holds an inconclusive step only under `hold`; `abort` aborts it."""
+    from modelship.release.analysis import factory
+
+    text = f"""
+model: {{name: m}}
+deploy:
+  analysis: {{prometheus: {{url: "http://prometheus.invalid:9090"}}, on_inconclusive: {policy}}}
+"""
+    got = load(tmp_path, text)
+    analysis = factory.from_settings(got, config.load(tmp_path / "modelship.yaml"), environ={})
+    assert factory.on_inconclusive(analysis) == policy

@@ -22,7 +22,7 @@ from modelship.release.analysis.prometheus import (
     PrometheusProvider,
     default_queries,
 )
-from modelship.release.analysis.settings import URL_ENV, AnalysisSettings, parse
+from modelship.release.analysis.settings import URL_ENV, AnalysisSettings, parse_release
 
 
 class ReleaseLike(Protocol):
@@ -49,7 +49,7 @@ def from_settings(settings: ReleaseLike | AnalysisSettings | None, cfg: Config, 
     """
     if settings is not None and not isinstance(settings, AnalysisSettings):
         chart_values = chart_values if chart_values is not None else settings.values
-        settings = parse(cfg, settings.analysis_key)
+        settings = parse_release(cfg, settings.analysis_key)
     if settings is None:
         return ReadinessOnly()
     env = os.environ if environ is None else environ
@@ -83,3 +83,9 @@ def bake(analysis: Analysis, step: StepContext, progress: Progress) -> StepVerdi
 
 def bake_seconds(analysis: Analysis) -> float:
     return analysis.bake_seconds if isinstance(analysis, CanaryAnalysis) else 0.0
+
+
+def on_inconclusive(analysis: Analysis) -> str:
+    """What an inconclusive step does to the release: `hold` (paused for a person) or `abort`
+    (production put back). `promote` never reaches the runner: the analysis passes the step."""
+    return analysis.settings.on_inconclusive if isinstance(analysis, CanaryAnalysis) else "hold"

@@ -110,6 +110,14 @@ class _Reader:
         return self.cfg.error(self.key(name), message, hint=hint)
 
 
+def parse_release(cfg: Config, key: str) -> AnalysisSettings | None:
+    """The analysis for a release whose settings name `key`: an environment's section
+    (`environments.<name>.analysis`) overrides deploy.analysis key by key, never replaces it."""
+    if key.startswith("environments."):
+        return parse(cfg, "deploy.analysis", override=key)
+    return parse(cfg, key)
+
+
 def parse(cfg: Config, key: str = "deploy.analysis",
           override: str | None = None) -> AnalysisSettings | None:
     """The analysis settings, or None when neither `key` nor `override` configures one."""
