@@ -84,18 +84,11 @@ def _programmed(kubectl: Path, kubeconfig: Path) -> bool:
 
 
 def _ping(port: int) -> bool:
-    with requests.Session() as session:
-        session.trust_env = False
-        return session.get(f"http://127.0.0.1:{port}/ping", timeout=3).status_code == 200
-
-
-def _ours(current: dict[str, Any]) -> bool:
-    """Our process still runs under the recorded pid (not a recycled one)."""
-    return bool(current) and state.runs(current.get("pid"), current.get("binary", ""))
+    return state.local_http_ok(port, "/ping")
 
 
 def running(current: dict[str, Any]) -> bool:
-    if not _ours(current):
+    if not state.recorded_daemon_runs(current):
         return False
     try:
         return _ping(current["ping_port"])
@@ -151,5 +144,5 @@ def up(run_dir: Path, traefik: Path, kubectl: Path, kubeconfig: Path,
 
 
 def down(current: dict[str, Any]) -> None:
-    if _ours(current):
+    if state.recorded_daemon_runs(current):
         state.stop(current.get("pid"))

@@ -85,6 +85,21 @@ def runs(pid: int | None, binary: str) -> bool:
     return argv0 == binary
 
 
+def recorded_daemon_runs(current: dict[str, Any]) -> bool:
+    """The daemon a state entry records still runs under its pid (not a recycled one)."""
+    return bool(current) and runs(current.get("pid"), current.get("binary", ""))
+
+
+def local_http_ok(port: int, path: str) -> bool:
+    """GET http://127.0.0.1:PORT/PATH answers 200 (no proxy from the environment); raises
+    requests.RequestException when nothing answers."""
+    import requests
+
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.get(f"http://127.0.0.1:{port}{path}", timeout=3).status_code == 200
+
+
 # Daemons this interpreter started, kept so they are reaped when stopped (and so no Popen is
 # garbage-collected while its process runs, which is a ResourceWarning).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
