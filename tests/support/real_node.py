@@ -38,6 +38,23 @@ def _session() -> requests.Session:
     return session
 
 
+def modelship_build_push(registry: Any, config: Path, repository: str, *extra: str,
+                         timeout: float) -> subprocess.CompletedProcess[str]:
+    """`modelship build --push --json --no-smoke` of this checkout, as a terminal user runs it
+    (no GitHub runtime files), with the test registry's credentials."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"),
+           "MODELSHIP_REGISTRY_USER": registry.user,
+           "MODELSHIP_REGISTRY_PASSWORD": registry.password}
+    if Path(CA).is_file():
+        env["PIP_CERT"] = CA
+    for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+        env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "modelship", "build", "--config", str(config), "--push",
+         "--json", "--no-smoke", "--repository", repository, *extra],
+        env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def example_image(registry: Any) -> str:
     """examples/sentiment built and pushed with `modelship build --push`; `repo@sha256:...`.
     Built once per session (the first build takes a few minutes, later ones hit the cache)."""
@@ -47,19 +64,9 @@ def example_image(registry: Any) -> str:
         report = Path(tmp) / "gate-report.json"
         report.write_text(json.dumps({"passed": True, "n": 60, "metrics": {"accuracy": 1.0},
                                       "checks": []}))
-        env = {**os.environ, "PYTHONPATH": str(REPO / "src"),
-               "MODELSHIP_REGISTRY_USER": registry.user,
-               "MODELSHIP_REGISTRY_PASSWORD": registry.password}
-        if Path(CA).is_file():
-            env["PIP_CERT"] = CA
-        for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
-            env.pop(name, None)
-        result = subprocess.run(
-            [sys.executable, "-m", "modelship", "build", "--config",
-             str(EXAMPLE / "modelship.yaml"), "--push", "--json", "--no-smoke",
-             "--repository", f"{registry.host}/it/sentiment-real",
-             "--gate-report", str(report)],
-            env=env, capture_output=True, text=True, timeout=1200, check=False)
+        result = modelship_build_push(registry, EXAMPLE / "modelship.yaml",
+                                      f"{registry.host}/it/sentiment-real",
+                                      "--gate-report", str(report), timeout=1200)
     if result.returncode != 0:
         pytest.fail(f"modelship build --push failed ({result.returncode}):\n"
                     f"{result.stderr[-3000:]}")

@@ -6,11 +6,7 @@ ignores SIGTERM as PID 1 (tests/data/build/ignores-sigterm)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +14,14 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from tests.integration.chart import chart_cluster
 from tests.support.kube import Tools, wait_for
-from tests.support.real_node import CA, NODE_NAME, PULL_SECRET, REPO, SMALL, ready_pods
+from tests.support.real_node import (
+    NODE_NAME,
+    PULL_SECRET,
+    REPO,
+    SMALL,
+    modelship_build_push,
+    ready_pods,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,18 +34,8 @@ PROMPT = 5.0  # seconds; the pods' grace period is the chart's 60 s
 @pytest.fixture(scope="module")
 def ignores_sigterm(registry: Any, traffic: dict[str, str]) -> str:
     """tests/data/build/ignores-sigterm built and pushed by `modelship build --push`."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"),
-           "MODELSHIP_REGISTRY_USER": registry.user,
-           "MODELSHIP_REGISTRY_PASSWORD": registry.password}
-    if Path(CA).is_file():
-        env["PIP_CERT"] = CA
-    for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
-        env.pop(name, None)
-    result = subprocess.run(
-        [sys.executable, "-m", "modelship", "build", "--config",
-         str(IGNORES_SIGTERM / "modelship.yaml"), "--push", "--json", "--no-smoke",
-         "--repository", f"{registry.host}/it/ignores-sigterm"],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
+    result = modelship_build_push(registry, IGNORES_SIGTERM / "modelship.yaml",
+                                  f"{registry.host}/it/ignores-sigterm", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return str(json.loads(result.stdout.strip().splitlines()[-1])["image"])
 

@@ -5,12 +5,10 @@ but run nothing) and the test bed's helm. `modelship` runs as a subprocess, as i
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.support.images import build_and_push
 from tests.support.kube import Tools, create_namespace
 
 REPO = Path(__file__).resolve().parents[3]
@@ -55,24 +54,10 @@ def release_images(testbed_env: dict[str, str], docker_client: Any) -> Images:
     repository = f"{registry}/modelship-release-it/sentiment"
     digests: dict[str, str] = {}
     for version in VERSIONS:
-        context = io.BytesIO()
-        with tarfile.open(fileobj=context, mode="w") as tar:
-            for name, text in (("Dockerfile", "FROM scratch\nCOPY version /version\n"),
-                               ("version", f"{version}\n")):
-                data = text.encode()
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        context.seek(0)
-        docker_client.images.build(fileobj=context, custom_context=True,
-                                   tag=f"{repository}:{version}", rm=True)
-        for line in docker_client.api.push(repository, version, auth_config=auth, stream=True,
-                                           decode=True):
-            if "error" in line:
-                pytest.fail(f"push {repository}:{version}: {line['error']}")
-            digest = (line.get("aux") or {}).get("Digest")
-            if digest:
-                digests[version] = digest
+        digests[version] = build_and_push(
+            docker_client, repository, version,
+            {"Dockerfile": "FROM scratch\nCOPY version /version\n", "version": f"{version}\n"},
+            auth)
     assert set(digests) == set(VERSIONS)
     return Images(repository, digests)
 

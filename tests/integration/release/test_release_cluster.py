@@ -5,7 +5,6 @@ commands' contract; traffic through Services is checked where a real node runs t
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -275,10 +274,33 @@ def test_canary_whose_pods_never_become_ready_is_aborted(project: Project,
     assert live["stable"][2] == images.pinned("1.0.0")
 
 
-def test_gpu_capacity_refusal_and_canary_fallback(project: Project, tools: Tools,
+def _gpu_nodes_free_of_other_tests(kube: Any, own_namespace: str) -> None:
+    """Earlier tests' KWOK pods can outlive their namespace's deletion for a while; the GPU
+    arithmetic below needs the fake GPU nodes to ourselves. Terminating leftovers (they run
+    nothing) are let go at once; a live GPU pod of another namespace fails the test by name."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(kube)
+
+    def others() -> list[Any]:
+        return [p for p in core.list_pod_for_all_namespaces().items
+                if p.metadata.namespace != own_namespace
+                and (p.spec.node_name or "").startswith("gpu-")
+                and p.status.phase not in ("Succeeded", "Failed")]
+
+    for pod in others():
+        if pod.metadata.deletion_timestamp is not None:
+            core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace,
+                                       grace_period_seconds=0)
+    wait_for(lambda: not others(), "no other test's pods on the GPU nodes "
+             f"({[f'{p.metadata.namespace}/{p.metadata.name}' for p in others()]})", 60, 1)
+
+
+def test_gpu_capacity_refusal_and_canary_fallback(project: Project, tools: Tools, kube: Any,
                                                   deployments: Any) -> None:
     """KWOK GPU nodes: 2 x 4 nvidia.com/gpu. Three pods of 2 GPUs fit once (6 of 8), not
     twice."""
+    _gpu_nodes_free_of_other_tests(kube, project.namespace)
     gpu_values = {**KWOK_VALUES, "gpu": {"count": 2}}
     project.write(strategy="blue-green", replicas=3, values=gpu_values)
     project.deploy("1.0.0")
@@ -401,13 +423,14 @@ def test_analysis_error_aborts_with_exit_3(project: Project, deployments: Any) -
 
 
 def test_inconclusive_with_on_inconclusive_abort_aborts(project: Project,
+                                                        cluster_env: dict[str, str],
                                                         deployments: Any) -> None:
     """on_inconclusive: abort with a Prometheus that answers but has no series for the canary:
     the step is inconclusive, the release is aborted (not left paused), exit 3, production
     back on 1.0.0."""
     images = project.images
     project.deploy("1.0.0")
-    project.write(analysis={"prometheus": {"url": os.environ["MODELSHIP_TEST_PROMETHEUS"]},
+    project.write(analysis={"prometheus": {"url": cluster_env["MODELSHIP_TEST_PROMETHEUS"]},
                             "on_inconclusive": "abort", "max_wait": "30s"})
     failed = project.deploy("2.0.0", check=3)
     data = failed.json

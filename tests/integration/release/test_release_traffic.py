@@ -8,9 +8,7 @@ digests, shared layers); `never-ready` is the same image whose server never answ
 
 from __future__ import annotations
 
-import io
 import math
-import tarfile
 import threading
 import time
 from collections import Counter
@@ -22,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 from tests.integration.release.conftest import REPO, Images, Project
+from tests.support.images import build_and_push
 from tests.support.kube import Tools, create_namespace, wait_for
 
 pytestmark = pytest.mark.integration
@@ -56,21 +55,8 @@ def real_images(traffic: dict[str, str], registry: Any, docker_client: Any) -> I
     variants["never-ready"] = ('LABEL org.opencontainers.image.version="never-ready"\n'
                                'CMD ["python", "-c", "import time; time.sleep(10**6)"]\n')
     for version, extra in variants.items():
-        text = f"FROM {base}\n{extra}".encode()
-        context = io.BytesIO()
-        with tarfile.open(fileobj=context, mode="w") as tar:
-            info = tarfile.TarInfo("Dockerfile")
-            info.size = len(text)
-            tar.addfile(info, io.BytesIO(text))
-        context.seek(0)
-        docker_client.images.build(fileobj=context, custom_context=True,
-                                   tag=f"{repository}:{version}", rm=True)
-        for line in docker_client.api.push(repository, version, auth_config=auth, stream=True,
-                                           decode=True):
-            if "error" in line:
-                pytest.fail(f"push {repository}:{version}: {line['error']}")
-            if (line.get("aux") or {}).get("Digest"):
-                digests[version] = line["aux"]["Digest"]
+        digests[version] = build_and_push(docker_client, repository, version,
+                                          {"Dockerfile": f"FROM {base}\n{extra}"}, auth)
     return Images(repository, digests)
 
 
