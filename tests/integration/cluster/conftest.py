@@ -26,5 +26,11 @@ def new_namespace(kube: Any) -> Iterator[Callable[[str], str]]:
 
 
 @pytest.fixture
-def namespace(new_namespace: Callable[[str], str]) -> str:
-    return new_namespace("t")
+def namespace(kube: Any) -> Iterator[str]:
+    """A fresh namespace for one test, deleted after it: its pods must not hold fake GPUs or
+    CPUs that later tests count on."""
+    from kubernetes import client
+
+    name = create_namespace(kube, "t")
+    yield name
+    client.CoreV1Api(kube).delete_namespace(name)
