@@ -45,17 +45,6 @@ def _save(run_dir: Path, current: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def _ours(pid: int | None, binary: str) -> bool:
-    """The pid is alive and still runs our binary (not a recycled pid)."""
-    if not state.alive(pid):
-        return False
-    try:
-        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].decode()
-    except OSError:
-        return False
-    return argv0 == binary
-
-
 def env_of(run_dir: Path) -> dict[str, str]:
     directory = cluster_dir(run_dir)
     return {"KUBECONFIG": str(directory / "kubeconfig"),
@@ -68,7 +57,7 @@ def running(run_dir: Path) -> bool:
     pids, binaries = current.get("pids", {}), current.get("binaries", {})
     if set(pids) != set(PROCESSES):
         return False
-    if not all(_ours(pids[name], binaries[name]) for name in PROCESSES):
+    if not all(state.runs(pids[name], binaries[name]) for name in PROCESSES):
         return False
     try:
         return _api_ready(cluster_dir(run_dir), current["ports"]["apiserver"])
@@ -253,7 +242,7 @@ def stop(run_dir: Path) -> None:
     pids, binaries = current.get("pids", {}), current.get("binaries", {})
     for name in reversed(PROCESSES):
         pid = pids.get(name)
-        if pid and _ours(pid, binaries.get(name, "")):
+        if pid and state.runs(pid, binaries.get(name, "")):
             state.stop(pid)
         elif pid:
             state.reap(pid)
