@@ -1,0 +1,98 @@
+"""A bounded load generator: live traffic for canary analysis on the test bed.
+
+`Load(url, rps=20).running()` POSTs prediction requests to one URL (a release's Service or the
+gateway) from a few threads at a steady rate, in the background, until the block ends, `seconds`
+pass or `limit` requests were sent. Every request opens its own connection: kube-proxy balances
+connections, not requests, so a kept-alive connection would pin one pod and skew the split.
+It counts what came back: HTTP statuses, and failures that got no answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import requests
+
+TEXTS = ("a wonderful day", "the service was awful", "it is a table", "great food",
+         "terrible and slow", "fine I guess", "I love this place", "never again")
+
+
+@dataclass
+class Sent:
+    statuses: Counter[int] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)  # no answer: exception type
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values()) + sum(self.failures.values())
+
+    @property
+    def errors(self) -> int:
+        """Requests answered with 5xx or not answered at all."""
+        return sum(n for code, n in self.statuses.items() if code >= 500) + sum(
+            self.failures.values())
+
+    def line(self) -> str:
+        codes = ", ".join(f"{n} x {code}" for code, n in sorted(self.statuses.items()))
+        lost = ", ".join(f"{n} x {kind}" for kind, n in self.failures.most_common())
+        return f"{self.total} requests: {codes or 'none answered'}" + (
+            f"; no answer: {lost}" if lost else "")
+
+
+@dataclass
+class Load:
+    url: str  # the full prediction URL, e.g. http://10.96.0.12:8080/predict
+    rps: float = 20.0
+    seconds: float = 600.0  # a hard bound, whatever the caller does
+    limit: int = 50_000
+    workers: int = 4
+    timeout: float = 5.0
+    texts: Sequence[str] = TEXTS
+    sent: Sent = field(default_factory=Sent)
+
+    @contextmanager
+    def running(self) -> Iterator[Sent]:
+        stop = threading.Event()
+        lock = threading.Lock()
+        started = time.monotonic()
+        ticket = itertools.count()  # request n goes out at started + n / rps
+
+        def worker() -> None:
+            with requests.Session() as session:
+                session.trust_env = False  # cluster IPs: never through a proxy
+                while not stop.is_set():
+                    n = next(ticket)
+                    due = started + n / self.rps
+                    if n >= self.limit or due - started > self.seconds:
+                        return
+                    if stop.wait(max(0.0, due - time.monotonic())):
+                        return
+                    self._send(session, self.texts[n % len(self.texts)], lock)
+
+        threads = [threading.Thread(target=worker, daemon=True, name=f"load-{i}")
+                   for i in range(self.workers)]
+        for thread in threads:
+            thread.start()
+        try:
+            yield self.sent
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(self.timeout + 5)
+
+    def _send(self, session: requests.Session, text: str, lock: threading.Lock) -> None:
+        try:
+            response = session.post(self.url, json={"text": text}, timeout=self.timeout,
+                                    headers={"Connection": "close"})
+        except requests.RequestException as e:
+            with lock:
+                self.sent.failures[type(e).__name__] += 1
+            return
+        with lock:
+            self.sent.statuses[response.status_code] += 1
