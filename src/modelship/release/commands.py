@@ -104,8 +104,8 @@ def session(args: argparse.Namespace, cfg: Config, *, strategy: str | None = Non
             chosen: settings.ReleaseSettings | None = None) -> Session:
     if chosen is None:
         chosen = settings.load(cfg, args.environment, strategy=strategy, timeout=timeout)
+    api = kube.client(chosen.kube_context)  # first: a kube_context typo is a usage error
     helm = Helm(chosen.namespace, chosen.kube_context)
-    api = kube.client(chosen.kube_context)
     return Session(cfg, chosen, helm, api, getattr(args, "lock_timeout", DEFAULT_LOCK_TIMEOUT))
 
 
