@@ -117,6 +117,12 @@ def test_label_versions_recorded_and_rolled_back_to_without_registry_tags(
     _, err = deploy(project, f"{images.repository}@{missing}", check=2)
     assert f"{images.repository}@{missing} does not exist in its registry" in err
     assert project.status()["stable"]["digest"] == images.digests["plain"]
+    # the real registry refusing the credentials: exit 3, the password never printed
+    wrong = project.run("deploy", "--json", "--image", images.pinned("oci-1.0.0"), check=3,
+                        env={"MODELSHIP_REGISTRY_PASSWORD": "not-the-password-42"})
+    assert f"registry {images.repository.split('/')[0]} refused to show" in wrong.err
+    assert "not-the-password-42" not in wrong.err + wrong.out
+    assert project.status()["stable"]["digest"] == images.digests["plain"]
 
 
 def git(root: Any, *args: str) -> str:
