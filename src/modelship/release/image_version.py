@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import requests
+
 from modelship.errors import UsageError
 from modelship.release import registry
 from modelship.release.history import normalise_version
@@ -74,7 +76,7 @@ def labels_of(config: Mapping[str, Any]) -> dict[str, str]:
 
 
 # -- the registry -----------------------------------------------------------------------------
-def _json(response: Any, what: str) -> dict[str, Any]:
+def _json(response: requests.Response, what: str) -> dict[str, Any]:
     try:
         data = json.loads(response.content)
     except ValueError:
