@@ -109,14 +109,18 @@ def session(args: argparse.Namespace, cfg: Config, *, strategy: str | None = Non
     return Session(cfg, chosen, helm, api, getattr(args, "lock_timeout", DEFAULT_LOCK_TIMEOUT))
 
 
-def analysis_for(chosen: settings.ReleaseSettings, cfg: Config) -> Analysis:
+def analysis_for(chosen: settings.ReleaseSettings, cfg: Config, *,
+                 segment: int = 0) -> Analysis:
     """ReadinessOnly when deploy.analysis is absent; otherwise the analysis package's (one
-    object for every step of the release)."""
+    object for every step the command runs). A release that pauses is judged in segments (the
+    deploy, then each promote) by separate judges, so `alpha` is split between them: segment k
+    (0 = the deploy) gets alpha / 2^(k+1), and the chance of ever aborting identical versions
+    stays at most alpha however often the release pauses and resumes."""
     if chosen.analysis is None:
         return ReadinessOnly()
     from modelship.release.analysis import factory
 
-    return factory.from_settings(chosen, cfg)
+    return factory.from_settings(chosen, cfg, alpha_share=0.5 ** (segment + 1))
 
 
 # -- convergence --------------------------------------------------------------------------
@@ -361,7 +365,7 @@ def _latest_revision(sess: Session) -> int | None:
 # -- promote / abort --------------------------------------------------------------------------
 def promote(args: argparse.Namespace, cfg: Config) -> Outcome:
     sess = session(args, cfg)
-    analysis = analysis_for(sess.settings, cfg)
+    analysis_for(sess.settings, cfg)  # a bad deploy.analysis: exit 2 before the lock
     with sess.locked():
         state = recover(sess, sess.state())
         current = state.desired
@@ -371,6 +375,8 @@ def promote(args: argparse.Namespace, cfg: Config) -> Outcome:
         plan = plans.resume(sess.settings, current, full=args.full,
                             idle_is_new=_idle_is_new(state))
         new = current.canary if current.strategy == "canary" else current.colour(current.idle)
+        analysis = analysis_for(sess.settings, cfg, segment=history.pauses(
+            state.history, new.digest if new else None))
         record = base_record(cfg, "promote", current.strategy, new)
         if current.strategy != sess.settings.strategy:
             sess.settings = replace(sess.settings, strategy=current.strategy)

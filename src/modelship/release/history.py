@@ -168,6 +168,23 @@ def find_by_commit(history: Sequence[Entry], sha: str) -> Entry | None:
     return None
 
 
+def pauses(history: Sequence[Entry], digest: str | None) -> int:
+    """How often the release of `digest` has paused so far: paused records for that digest,
+    newest first, back to the deploy that started it. Each pause ends one analysis segment
+    (the next `promote` starts a fresh judge), which is what splits `alpha` between them."""
+    if digest is None:
+        return 0
+    count = 0
+    for entry in reversed(history):
+        record = entry.record
+        if record is None or record.digest != digest:
+            break
+        count += record.paused
+        if record.action == "deploy" and entry.status != "failed":
+            break
+    return count
+
+
 def known_versions(history: Sequence[Entry]) -> list[str]:
     seen: list[str] = []
     for entry in history:

@@ -128,3 +128,15 @@ def test_a_password_in_the_prometheus_url_is_masked() -> None:
     assert isinstance(made.provider, PrometheusProvider)
     assert made.provider.client.shown == "http://reader:***@prom:9090"
     assert console.redact("pw-for-prom") == "***"
+
+
+def test_a_segment_of_a_paused_release_spends_its_share_of_alpha() -> None:
+    cfg = _cfg({"prometheus": "http://prom:9090", "alpha": 0.02})
+    whole = from_settings(parse(cfg), cfg, environ={})
+    part = from_settings(parse(cfg), cfg, environ={}, alpha_share=0.25)
+    assert isinstance(whole, CanaryAnalysis)
+    assert isinstance(part, CanaryAnalysis)
+    assert whole.judge.alpha == 0.02
+    assert part.judge.alpha == pytest.approx(0.005)
+    # one check (error_rate vs stable): the bar an e-value must reach grows to 1 / 0.005
+    assert part.judge.threshold == pytest.approx(200)

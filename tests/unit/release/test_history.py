@@ -123,3 +123,28 @@ BY_COMMIT = [
 def test_find_by_commit(sha: str, revision: int | None) -> None:
     found = history.find_by_commit(history.entries(BY_COMMIT, lambda _: None), sha)
     assert (found.revision if found else None) == revision
+
+
+def step(number: int, action: str, version: str, paused: bool, status: str = "superseded",
+         name: str = "canary-25") -> Revision:
+    record = history.Record(action, name, "canary", version, f"r/m@{D[version]}", D[version],
+                            paused=paused)
+    return Revision(number, status, record.describe(), "2026-11-30")
+
+
+def test_pauses_count_the_segments_of_the_current_release_only() -> None:
+    revisions = [
+        step(1, "deploy", "1.0.0", False, name="install"),
+        step(2, "deploy", "2.0.0", True),  # an earlier attempt at 2.0.0: paused, then aborted
+        step(3, "abort", "1.0.0", False, name="abort"),
+        step(4, "deploy", "2.0.0", False, name="canary-10"),
+        step(5, "deploy", "2.0.0", True),  # deploy --pause-at 25
+        step(6, "promote", "2.0.0", False, name="canary-50"),
+        step(7, "promote", "2.0.0", True, name="canary-50"),  # held: inconclusive
+    ]
+    found = history.entries(revisions, lambda n: None)
+    assert history.pauses(found, D["2.0.0"]) == 2  # revisions 5 and 7, not 2
+    assert history.pauses(found[:5], D["2.0.0"]) == 1
+    assert history.pauses(found[:4], D["2.0.0"]) == 0
+    assert history.pauses(found, D["3.0.0"]) == 0
+    assert history.pauses(found, None) == 0

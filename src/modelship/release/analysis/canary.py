@@ -1,9 +1,11 @@
 """The analysis a release runs: look at the traffic every few seconds, probe once per step,
 judge, and hand the runner a verdict with its evidence.
 
-One `CanaryAnalysis` follows one release: its judge's e-processes run across every step and
-the bake, which is what lets `alpha` bound false aborts over the whole release. Counts in the
-evidence are per step; the e-values are the release's so far.
+One `CanaryAnalysis` follows one command's part of a release: its judge's e-processes run
+across every step and the bake, which is what lets `alpha` bound false aborts over the release.
+A release that pauses and resumes gets one judge per segment with a share of `alpha` each
+(release/commands.py analysis_for). Counts in the evidence are per step; the e-values are the
+segment's so far.
 """
 
 from __future__ import annotations

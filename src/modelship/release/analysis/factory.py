@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -37,21 +38,26 @@ class ReleaseLike(Protocol):
 
 def from_settings(settings: ReleaseLike | AnalysisSettings | None, cfg: Config, *,
                   chart_values: Mapping[str, Any] | None = None,
-                  environ: Mapping[str, str] | None = None) -> Analysis:
+                  environ: Mapping[str, str] | None = None,
+                  alpha_share: float = 1.0) -> Analysis:
     """The analysis for one release (use the same object for every step and the bake).
 
     settings: the release's settings (their `analysis_key`, e.g. deploy.analysis or
     environments.prod.analysis, is parsed here and their chart `values` name the metrics), or
     already parsed AnalysisSettings (then `chart_values` may name the metrics); None, or no
     analysis configured, gives ReadinessOnly. cfg: the loaded modelship.yaml (errors, probes'
-    serve contract, gate baseline tolerance). Raises ConfigError for a bad deploy.analysis and
-    for what can only be checked now (no Prometheus URL anywhere, unreadable token or CA file).
+    serve contract, gate baseline tolerance). alpha_share: the part of `alpha` this judge
+    may spend (a release judged in several segments splits it). Raises ConfigError for a bad
+    deploy.analysis and for what can only be checked now (no Prometheus URL anywhere,
+    unreadable token or CA file).
     """
     if settings is not None and not isinstance(settings, AnalysisSettings):
         chart_values = chart_values if chart_values is not None else settings.values
         settings = parse_release(cfg, settings.analysis_key)
     if settings is None:
         return ReadinessOnly()
+    if alpha_share != 1.0:
+        settings = dataclasses.replace(settings, alpha=settings.alpha * alpha_share)
     env = os.environ if environ is None else environ
     provider = None
     if settings.prometheus.url or env.get(URL_ENV, "").strip():
