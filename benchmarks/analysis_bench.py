@@ -7,7 +7,9 @@ A run is one 15-minute analysis: canary weight 10% for 5 minutes, then 25%, then
 judge's abort ends its run there (both judges watch the same run; neither changes the traffic).
 
 - modelship: `release.analysis.judge.Judge` with the default check (error_rate vs stable),
-  alpha 0.01, looking every 15 s (what the analysis does for a 60 s interval).
+  alpha 0.01 configured, of which a deploy's judge spends half (`factory.segment_share(0)`:
+  the rest is kept for promotes after a pause), looking every 15 s (what the analysis does
+  for a 60 s interval).
 - Flagger-style rule (the baseline): every 60 s, the canary's success rate over the last
   minute must be >= 99% (Flagger's documented request-success-rate example); no requests in
   that minute is a failed check; rollback after `threshold` = 5 failed checks.
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from modelship.release.analysis.canary import poll_seconds
 from modelship.release.analysis.counts import Counts
+from modelship.release.analysis.factory import segment_share
 from modelship.release.analysis.judge import Check, Event, Judge
 
 STABLE_ERROR_RATE = 0.005
@@ -73,7 +76,8 @@ class Abort:
 
 
 def modelship(traffic: Traffic) -> Abort:
-    judge = Judge([Check("error_rate vs stable", "compare", Event())], ALPHA)
+    judge = Judge([Check("error_rate vs stable", "compare", Event())],
+                  ALPHA * segment_share(0))
     for end in range(LOOK, RUN_SECONDS + 1, LOOK):
         window = slice(end - LOOK, end)
         judge.observe(Counts(int(traffic.canary[window].sum()),

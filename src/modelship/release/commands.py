@@ -120,7 +120,7 @@ def analysis_for(chosen: settings.ReleaseSettings, cfg: Config, *,
         return ReadinessOnly()
     from modelship.release.analysis import factory
 
-    return factory.from_settings(chosen, cfg, alpha_share=0.5 ** (segment + 1))
+    return factory.from_settings(chosen, cfg, alpha_share=factory.segment_share(segment))
 
 
 # -- convergence --------------------------------------------------------------------------

@@ -78,6 +78,12 @@ def _prober(settings: AnalysisSettings, cfg: Config) -> Prober | None:
     return ServeProber.from_config(settings.probes, cfg)
 
 
+def segment_share(segment: int) -> float:
+    """The part of `alpha` that segment k of a release may spend (0: the deploy, k: the k-th
+    promote after a pause): 1/2, 1/4, ... which sum to at most 1 however often it resumes."""
+    return 0.5 ** (segment + 1)
+
+
 def bake(analysis: Analysis, step: StepContext, progress: Progress) -> StepVerdict:
     """After 100%: keep judging production for `deploy.analysis.bake` (passed at once when
     there is no bake or no analysis). The runner keeps the previous version warm meanwhile and
