@@ -50,14 +50,31 @@ def deploy(settings: ReleaseSettings, current: Desired | None, new: Track, *,
     chosen = strategy or settings.strategy
     check_pause_at(settings, chosen, pause_at)
     serving = current.serving if current is not None else None
-    if current is None or serving is None or (current.strategy != chosen and (
-            "blue-green" in (current.strategy, chosen))):
+    if current is None or serving is None:
         return first_install(settings, chosen, new)
+    if current.strategy != chosen and "blue-green" in (current.strategy, chosen):
+        return relayout(settings, current, serving, new, chosen, pause_at)
     if chosen == "canary":
         return canary(settings, current, new, pause_at=pause_at)
     if chosen == "blue-green":
         return blue_green(settings, current, new, pause_at=pause_at)
     return rolling(settings, current, new)
+
+
+def relayout(settings: ReleaseSettings, current: Desired, serving: Track, new: Track,
+             chosen: str, pause_at: int | None) -> Plan:
+    """Into or out of blue-green the chart's Deployments change (tracks <-> colours): first the
+    version production runs now is laid out the new way (readiness only: it is already
+    trusted), then the new version goes through the chosen strategy's steps and analysis as
+    any release does, never straight to 100%."""
+    moved = first_install(settings, chosen, serving).steps[0]
+    relaid = moved.applies[-1]
+    note = (f"switching {settings.release} from {current.strategy} to {chosen}: its pods are "
+            f"replaced by {chosen} ones running {serving.version} first (the chart's "
+            "Deployments change; expect a short gap while they start)")
+    rest = () if new == serving else deploy(settings, relaid, new, pause_at=pause_at,
+                                            strategy=chosen).steps
+    return Plan(chosen, (replace(moved, name=f"re-layout-{chosen}"), *rest), notes=(note,))
 
 
 def check_pause_at(settings: ReleaseSettings, strategy: str, pause_at: int | None) -> None:

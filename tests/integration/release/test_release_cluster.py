@@ -315,6 +315,9 @@ def test_gpu_capacity_refusal_and_canary_fallback(project: Project, tools: Tools
     assert "falling back to a canary" in fallback.err
     assert fallback.json["strategy"] == "canary"
     assert fallback.json["outcome"] == "promoted"
+    # production (1.0.0) moves to the canary layout first; 2.0.0 then goes through the steps
+    names = [s["name"] for s in fallback.json["steps"]]
+    assert names[:3] == ["re-layout-canary", "canary-10", "canary-25"], names
 
 
 def test_lock_held_by_another_command(project: Project, kube: Any) -> None:

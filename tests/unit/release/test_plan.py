@@ -94,6 +94,37 @@ def test_deploy(strategy: str, current: Desired | None, pause_at: int | None,
     assert summary(got) == expected
 
 
+@pytest.mark.parametrize(
+    ("strategy", "current", "new", "expected"),
+    [
+        pytest.param("blue-green", CANARY_V1, V2, [
+            ("re-layout-blue-green", 100, False, False, [("1.0.0", None, "blue", None)]),
+            ("preview", 0, True, False, [("1.0.0", "2.0.0", "blue", None)]),
+            ("switch", 100, False, False, [("1.0.0", "2.0.0", "green", None)]),
+            ("bake", 100, True, False, []),
+        ], id="canary-to-blue-green"),
+        pytest.param("canary", BG_V1, V2, [
+            ("re-layout-canary", 100, False, False, [("1.0.0", None, 0)]),
+            ("canary-10", 10, True, False, [("1.0.0", "2.0.0", 10)]),
+            ("canary-25", 25, True, False, [("1.0.0", "2.0.0", 25)]),
+            ("canary-50", 50, True, False, [("1.0.0", "2.0.0", 50)]),
+            ("canary-100", 100, True, False, [("1.0.0", "2.0.0", 100)]),
+            ("bake", 100, True, False, []),
+            ("promote", 100, False, False, [("2.0.0", "2.0.0", 50), ("2.0.0", None, 0)]),
+        ], id="blue-green-to-canary"),
+        pytest.param("rolling", BG_V1, V1, [
+            ("re-layout-rolling", 100, False, False, [("1.0.0", None, 0)]),
+        ], id="same-version-only-moves"),
+    ],
+)
+def test_a_strategy_switch_moves_production_first_then_judges_the_new_version(
+        strategy: str, current: Desired, new: Track, expected: list[object]) -> None:
+    """Into or out of blue-green: never straight to 100% with the new version."""
+    got = plan.deploy(replace(S, strategy=strategy), current, new)
+    assert summary(got) == expected
+    assert "switching m from" in got.notes[0]
+
+
 def test_switch_schedules_the_scale_down() -> None:
     got = plan.deploy(replace(S, strategy="blue-green"), BG_V1, V2)
     switch = got.steps[1]
