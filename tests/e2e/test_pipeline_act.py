@@ -117,7 +117,9 @@ def run(act, pipeline: Pipeline, workflow: str, event: str, payload: dict[str, A
     result = act(pipeline.root / ".github" / "workflows" / workflow, event, json.dumps(payload),
                  cwd=pipeline.root, secrets=pipeline.secrets,
                  extra=workflow_project.act_args(pipeline.root), timeout=1500)
-    print(f"act {event} {workflow}: {result.seconds:.1f}s")
+    print(f"act {event} {workflow}: {result.seconds:.1f}s, exit {result.returncode}")
+    if result.returncode != 0:  # shown when the test fails: where the run stopped
+        print(result.log[-3000:])
     assert (result.returncode == 0) == succeeds, result.log[-8000:]
     assert pipeline.secrets["REGISTRY_PASSWORD"] not in result.log
     for line in pipeline.secrets["KUBECONFIG"].splitlines():
