@@ -111,6 +111,18 @@ def _start_traffic(run_dir: Path, binaries: dict[str, Path], registry_host: str 
     _save_traffic(run_dir, current)
 
 
+def another_prometheus(home: Path) -> dict[str, Any]:
+    """A second Prometheus like the test bed's (same discovery, labels and scrape interval)
+    running under `home`: for a test that stops Prometheus in the middle of a release without
+    stopping the shared one. prometheus.url(result) is its URL; prometheus.down(result) stops it."""
+    run_dir = state.run_dir()
+    binary = _traffic(run_dir).get("prometheus", {}).get("binary")
+    if not binary:
+        raise RuntimeError("the test bed runs no Prometheus (is its real node up?)")
+    kubeconfig = control_plane.cluster_dir(run_dir) / "kubeconfig"
+    return prometheus.up(home, Path(binary), kubeconfig, node_config.NODE_NAME, {})
+
+
 def _stop_traffic(run_dir: Path) -> None:
     current = _traffic(run_dir)
     gateway.down(current.get("gateway", {}))

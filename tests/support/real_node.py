@@ -12,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import requests
 from testbed import base_images
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "sentiment"
+EXAMPLES = REPO / "examples"
 CA = "/etc/ssl/certs/ca-certificates.crt"
 NODE_NAME = "node-0"
 PULL_SECRET = "testbed-registry"
@@ -55,23 +57,25 @@ def modelship_build_push(registry: Any, config: Path, repository: str, *extra: s
         env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def example_image(registry: Any) -> str:
-    """examples/sentiment built and pushed with `modelship build --push`; `repo@sha256:...`.
-    Built once per session (the first build takes a few minutes, later ones hit the cache)."""
-    if registry.host in _images:
-        return _images[registry.host]
+def example_image(registry: Any, project: str = "sentiment") -> str:
+    """examples/<project> built and pushed with `modelship build --push`; `repo@sha256:...`.
+    Built once per session (the first build takes a few minutes, later ones hit the cache;
+    the variants share the example's dependency layers)."""
+    key = f"{project}@{registry.host}"
+    if key in _images:
+        return _images[key]
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "gate-report.json"
         report.write_text(json.dumps({"passed": True, "n": 60, "metrics": {"accuracy": 1.0},
                                       "checks": []}))
-        result = modelship_build_push(registry, EXAMPLE / "modelship.yaml",
-                                      f"{registry.host}/it/sentiment-real",
+        result = modelship_build_push(registry, EXAMPLES / project / "modelship.yaml",
+                                      f"{registry.host}/it/{project}-real",
                                       "--gate-report", str(report), timeout=1200)
     if result.returncode != 0:
-        pytest.fail(f"modelship build --push failed ({result.returncode}):\n"
-                    f"{result.stderr[-3000:]}")
+        pytest.fail(f"modelship build --push of examples/{project} failed "
+                    f"({result.returncode}):\n{result.stderr[-3000:]}")
     image = json.loads(result.stdout.strip().splitlines()[-1])["image"]
-    _images[registry.host] = image
+    _images[key] = image
     return str(image)
 
 
@@ -177,5 +181,66 @@ def answering(url: str, headers: dict[str, str] | None = None, timeout: float = 
     wait_for(answers, f"{url} answering", timeout=timeout, interval=0.3)
 
 
+def service_url(kube: Any, namespace: str, service: str) -> str:
+    """http://<ClusterIP>:<port> of a Service (the host reaches it through kube-proxy)."""
+    from kubernetes import client
+
+    svc = client.CoreV1Api(kube).read_namespaced_service(service, namespace)
+    return f"http://{svc.spec.cluster_ip}:{svc.spec.ports[0].port}"
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+SELECTOR = "app.kubernetes.io/component=model-server"
+REQUESTS = 200
+
+
+@dataclass
+class Traffic:
+    """Who answers through a release's Services: per-pod request counters, by version."""
+
+    kube: Any
+    namespace: str
+
+    def url(self, service: str) -> str:
+        url = service_url(self.kube, self.namespace, service)
+        answering(url)
+        return url
+
+    def versions(self, service: str, n: int = REQUESTS) -> Counter[str]:
+        """Answers through `service`, counted per version of the pod that answered."""
+        url = self.url(service)
+        pods = ready_pods(self.kube, self.namespace, SELECTOR)
+        answered = count_answers(pods, lambda: predict(url), n)
+        version = {p.metadata.name: p.metadata.labels["modelship.io/model-version"]
+                   for p in pods}
+        counts: Counter[str] = Counter()
+        for pod, count in answered.items():
+            if count:  # a pod that answered nothing is not a version that answered
+                counts[version[pod]] += count
+        assert sum(counts.values()) == n
+        return counts
+
+    def only(self, service: str, version: str, timeout: float = 30) -> None:
+        """Wait until every answer through `service` comes from `version` (kube-proxy applies
+        a Service change a moment after the API shows it)."""
+        from tests.support.kube import wait_for
+
+        seen: list[object] = []
+
+        def settled() -> bool:
+            try:
+                counts = self.versions(service, 30)
+            except (requests.RequestException, AssertionError) as e:  # pods coming and going
+                seen.append(e)
+                return False
+            seen.append(dict(counts))
+            return set(counts) == {version}
+
+        try:
+            wait_for(settled, f"{service} answered only by {version}", timeout, 0.5)
+        except BaseException:
+            print(f"last answers through {service}: {seen[-3:]}")
+            raise

@@ -83,3 +83,14 @@ def detect(root: Path) -> GitInfo:
     remote = _git(root, "remote", "get-url", "origin")
     return GitInfo(sha=sha, branch=branch, tag=tag, default_branch=_default_branch(root),
                    source=clean_url(remote) if remote else None)
+
+
+def tag_commit(root: Path, version: str) -> tuple[str, str] | None:
+    """(tag, full commit sha) of the git tag `v<version>`, else `<version>`, in the checkout
+    at `root`; None when it is no git checkout or has neither tag (a shallow clone may lack
+    tags)."""
+    for tag in (f"v{version}", version):
+        sha = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}")
+        if sha:
+            return tag, sha
+    return None

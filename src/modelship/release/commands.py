@@ -22,7 +22,7 @@ from modelship.config import Config, parse_duration
 from modelship.errors import EXIT_OK, UsageError
 from modelship.image import gitinfo, tags
 from modelship.outcome import Outcome
-from modelship.release import history, kube, lock, registry, report, settings
+from modelship.release import history, image_version, kube, lock, registry, report, settings
 from modelship.release import plan as plans
 from modelship.release import state as live_state
 from modelship.release.analysis.base import Analysis, ReadinessOnly
@@ -104,8 +104,8 @@ def session(args: argparse.Namespace, cfg: Config, *, strategy: str | None = Non
             chosen: settings.ReleaseSettings | None = None) -> Session:
     if chosen is None:
         chosen = settings.load(cfg, args.environment, strategy=strategy, timeout=timeout)
+    api = kube.client(chosen.kube_context)  # first: a kube_context typo is a usage error
     helm = Helm(chosen.namespace, chosen.kube_context)
-    api = kube.client(chosen.kube_context)
     return Session(cfg, chosen, helm, api, getattr(args, "lock_timeout", DEFAULT_LOCK_TIMEOUT))
 
 
@@ -207,16 +207,24 @@ def _repository(cfg: Config, chosen: settings.ReleaseSettings) -> str:
 
 def target_image(args: argparse.Namespace, cfg: Config,
                  chosen: settings.ReleaseSettings) -> Track:
-    """--image (or image.repository at the model version), pinned by digest."""
+    """--image (or image.repository at the model version), pinned by digest. Its version: the
+    tag, else the image's version label (a digest-only --image, as CD jobs pass the build's
+    digest), else the digest's first 12 hex digits."""
     ref = args.image or f"{_repository(cfg, chosen)}:{_model_version(cfg)}"
     parsed = registry.parse(ref)
     pinned, digest = registry.pin(ref)
     if parsed.tag:
-        version = history.normalise_version(parsed.tag)
-    elif not args.image:
-        version = _model_version(cfg)
-    else:
-        version = digest.split(":", 1)[1][:12]
+        return Track(pinned, history.normalise_version(parsed.tag))
+    if not args.image:
+        return Track(pinned, _model_version(cfg))
+    labelled = image_version.from_registry(ref, digest)
+    if labelled is not None:
+        console.info(f"{pinned}: version {labelled.version} from its {labelled.label} label")
+        return Track(pinned, labelled.version)
+    version = digest.split(":", 1)[1][:12]
+    console.info(f"{pinned} has no tag and no {' or '.join(image_version.VERSION_LABELS)} "
+                 f"label; recording its version as {version}, the digest's first 12 hex "
+                 "digits")
     return Track(pinned, version)
 
 
@@ -453,6 +461,9 @@ def _rollback_target(sess: Session, cfg: Config, state: live_state.ReleaseState,
         revisions = ", ".join(str(e.revision) for e in state.history) or "none"
         raise UsageError(f"--to {wanted}: no revision {wanted} of {sess.settings.release} "
                          f"(revisions: {revisions}; versions: {listed})")
+    by_tag = _rollback_by_git_tag(sess, cfg, state, wanted)
+    if by_tag is not None:
+        return by_tag
     # never deployed here: the registry may still have it (tag -> digest)
     repository = (repository_of(state.desired.serving.image)
                   if state.desired is not None and state.desired.serving is not None
@@ -474,6 +485,31 @@ def _rollback_target(sess: Session, cfg: Config, state: live_state.ReleaseState,
     raise UsageError(f"--to {wanted}: no such version in the history of "
                      f"{sess.settings.release} (namespace {sess.settings.namespace}) or in "
                      f"{repository}; known versions: {listed}")
+
+
+def _rollback_by_git_tag(sess: Session, cfg: Config, state: live_state.ReleaseState,
+                         wanted: str) -> Track | None:
+    """A version no revision recorded (deployed by digest, before the image had a version
+    label): the project's git tag v<version> (or <version>) names a commit; the newest deploy
+    made from that commit is the target, under the version asked for."""
+    text = wanted.strip()
+    if text.startswith("sha256:"):
+        return None
+    version = history.normalise_version(text)
+    found = gitinfo.tag_commit(cfg.root, version)
+    if found is None:
+        return None
+    tag, sha = found
+    entry = history.find_by_commit(state.history, sha)
+    if entry is None or entry.track is None:
+        console.info(f"{wanted}: git tag {tag} in {cfg.root} points at commit {sha[:12]}, but no "
+                     f"deploy of {sess.settings.release} recorded that commit")
+        return None
+    console.info(f"{wanted}: no revision of {sess.settings.release} recorded version {version}; "
+                 f"found it by git tag {tag} in {cfg.root}: commit {sha[:12]}, which revision "
+                 f"{entry.revision} deployed ({entry.track.digest}, recorded as version "
+                 f"{entry.version})")
+    return Track(entry.track.image, version)
 
 
 # -- status ---------------------------------------------------------------------------------

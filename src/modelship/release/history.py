@@ -25,6 +25,7 @@ from modelship.release.model import Track
 PREFIX = "modelship: "
 _DIGEST = re.compile(r"^(sha256:)?([0-9a-f]{12,64})$")
 _ROLLBACK_TO = re.compile(r"^Rollback to (\d+)")
+MIN_SHA = 7  # the shortest commit prefix matched (git's short sha)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,25 @@ def find(history: Sequence[Entry], wanted: str) -> Entry | None:
             return None
     version = normalise_version(text)
     return next((e for e in reversed(good) if e.version == version), None)
+
+
+def find_by_commit(history: Sequence[Entry], sha: str) -> Entry | None:
+    """The newest good revision a deploy made from commit `sha` (its recorded git_sha equal,
+    or one a prefix of the other, at least 7 hex digits). Only deploys: a rollback, promote or
+    abort records the commit it ran from, not the commit its image was built from."""
+    wanted = sha.strip().lower()
+    if len(wanted) < MIN_SHA:
+        return None
+    for entry in reversed(history):
+        record = entry.record
+        if entry.track is None or entry.status == "failed" or record is None \
+                or record.action != "deploy" or not record.git_sha:
+            continue
+        recorded = record.git_sha.strip().lower()
+        if len(recorded) >= MIN_SHA and (recorded.startswith(wanted)
+                                         or wanted.startswith(recorded)):
+            return entry
+    return None
 
 
 def known_versions(history: Sequence[Entry]) -> list[str]:

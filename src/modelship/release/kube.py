@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from modelship.errors import InfraError
+from modelship.errors import InfraError, UsageError
 
 
 def client(kube_context: str | None) -> Any:
@@ -27,12 +27,35 @@ def client(kube_context: str | None) -> Any:
         api: Any = config.new_client_from_config(
             config_file=merged, context=kube_context)
     except (ConfigException, OSError, TypeError) as e:
+        if kube_context and merged is not None:
+            missing = _missing_context(merged, kube_context)
+            if missing is not None:
+                raise missing from None
         where = f"context '{kube_context}'" if kube_context else "the current context"
         raise InfraError(f"cannot load the kube config ({merged or files}, {where}): {e}",
                          hint="set KUBECONFIG, or deploy.kube_context to a context in it") from e
     # fail fast while the API server is down: a few quick retries, not urllib3's defaults
     api.configuration.retries = 1
     return api
+
+
+def _missing_context(files: str, wanted: str) -> UsageError | None:
+    """A kube_context that no kubeconfig file names is a configuration mistake (exit 2), not
+    an unreachable cluster: name the contexts that exist."""
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        contexts, _ = config.list_kube_config_contexts(config_file=files)
+    except (ConfigException, OSError, TypeError):
+        return None
+    names = [str(c.get("name")) for c in contexts or []]
+    if wanted in names:
+        return None
+    return UsageError(f"kube context '{wanted}' is not in the kubeconfig ({files}); "
+                      f"its contexts: {', '.join(names) or 'none'}",
+                      hint="set deploy.kube_context (or environments.<name>.kube_context) to "
+                           "one of them")
 
 
 def unreachable(error: BaseException, what: str) -> InfraError:

@@ -267,7 +267,10 @@ class Runner:
             environment=self.settings.environment, strategy=desired.strategy, step=step.name,
             weight=weight if isinstance(weight, int) else step.weight,
             interval_seconds=step.interval, started_at=time.time(),
-            stable=self._endpoint(desired, stable=True),
+            # a canary at 100% has no stable pods left to compare with: probes then judge
+            # the new version against the gate's baseline
+            stable=(None if desired.strategy == "canary" and desired.weight >= 100
+                    else self._endpoint(desired, stable=True)),
             canary=self._endpoint(desired, stable=False),
             labels={"release": self.settings.release, "namespace": self.settings.namespace,
                     "track": "canary" if desired.strategy == "canary" else desired.idle})
@@ -294,7 +297,11 @@ class Runner:
             service = f"{base}-stable" if stable else f"{base}-canary"
         if track is None:
             return None
-        return Endpoint(f"http://{service}.{ns}.svc:{port}", track.version, track.digest)
+        from modelship.release import proxy
+
+        # through the API server: the runner may sit outside the cluster's network
+        return Endpoint(proxy.service_url(self.api, ns, service, port), track.version,
+                        track.digest, proxy.Sessions(self.api))
 
     def _problems(self) -> list[live_state.PodProblem]:
         try:

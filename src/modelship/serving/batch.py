@@ -139,10 +139,11 @@ class Run:
 
 def run(rows: Iterable[Row], base_url: str, spec: ServeSpec, *,
         on_result: Callable[[Result], None] | None = None, first_alone: bool = True,
-        keep_results: bool = True) -> Run:
+        keep_results: bool = True, client: Client | None = None) -> Run:
     """Send rows to a server's base URL (serve.predict is appended unless the URL has a path)
     and collect the results. `on_result` sees each result as it arrives (progress, a file);
-    `keep_results=False` keeps memory flat for a large eval set."""
+    `keep_results=False` keeps memory flat for a large eval set; `client` (kept open) sends
+    them, e.g. one whose sessions authenticate to a proxy."""
     try:
         url = predict_url(base_url, spec.predict)
     except ValueError as e:
@@ -153,7 +154,7 @@ def run(rows: Iterable[Row], base_url: str, spec: ServeSpec, *,
     count = 0
     started = time.perf_counter()
     progress = console.Progress(f"sending requests to {shown}")
-    for result in stream(rows, url, spec, first_alone=first_alone):
+    for result in stream(rows, url, spec, first_alone=first_alone, client=client):
         count += 1
         if keep_results:
             results.append(result)

@@ -81,11 +81,15 @@ def _body_text(text: str) -> str:
 
 
 class Client:
-    """POSTs request bodies with retries; thread-safe (one HTTP session per thread)."""
+    """POSTs request bodies with retries; thread-safe (one HTTP session per thread).
+    `sessions` makes each thread's session (e.g. one that authenticates to the Kubernetes API
+    server's service proxy); default: a plain requests.Session."""
 
-    def __init__(self, spec: ServeSpec, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, spec: ServeSpec, *, sleep: Callable[[float], None] = time.sleep,
+                 sessions: Callable[[], requests.Session] | None = None) -> None:
         self.spec = spec
         self._sleep = sleep
+        self._new_session = sessions
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -95,7 +99,7 @@ class Client:
         if session is None:
             import requests
 
-            session = requests.Session()
+            session = self._new_session() if self._new_session else requests.Session()
             self._local.session = session
             with self._lock:
                 self._sessions.append(session)

@@ -1,7 +1,8 @@
 """Pod deletion on the real node. Images that `modelship build` generates stop on SIGINT (their
 STOPSIGNAL, which containerd sends instead of SIGTERM), so a deleted pod is gone in about a
 second rather than at the end of its grace period (the chart's 60 s), also when its server
-ignores SIGTERM as PID 1 (tests/data/build/ignores-sigterm)."""
+ignores SIGTERM as PID 1 (tests/data/build/ignores-sigterm). The chart's preStop sleep
+(`shutdownDelaySeconds`, 5 s) comes first: routes drain while the pod still serves."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.integration
 RELEASE = "stopping"
 SELECTOR = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=model-server"
 IGNORES_SIGTERM = REPO / "tests" / "data" / "build" / "ignores-sigterm"
-PROMPT = 5.0  # seconds; the pods' grace period is the chart's 60 s
+PROMPT = 5.0  # seconds after the stop signal; the pods' grace period is the chart's 60 s
+DRAIN = 5  # the chart's default shutdownDelaySeconds
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +75,7 @@ def test_a_deleted_pod_stops_within_seconds(tools: Tools, kube: Any, namespace: 
                       timeout=180, interval=1)
     assert pod.spec.node_name == NODE_NAME
     assert pod.spec.termination_grace_period_seconds == 60
+    assert pod.spec.containers[0].lifecycle.pre_stop.sleep.seconds == DRAIN
     seconds = deletion_seconds(kube, namespace, pod.metadata.name)
-    print(f"{which}: pod deletion took {seconds:.2f} s (grace period 60 s)")
-    assert seconds < PROMPT
+    print(f"{which}: pod deletion took {seconds:.2f} s (preStop {DRAIN} s, grace period 60 s)")
+    assert DRAIN <= seconds < DRAIN + PROMPT

@@ -20,6 +20,13 @@ import pytest
 import yaml
 from tests.support.images import build_and_push
 from tests.support.kube import Tools, create_namespace
+from tests.support.real_node import (
+    PULL_SECRET,
+    SMALL,
+    Traffic,
+    create_pull_secret,
+    example_image,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 VERSIONS = ("1.0.0", "2.0.0", "3.0.0", "4.0.0")
@@ -176,3 +183,88 @@ def deployments(kube: Any) -> Callable[[Project], dict[str, tuple[int, int, str]
         return out
 
     return read
+
+
+@pytest.fixture(scope="session")
+def traffic(testbed_env: dict[str, str], cluster_env: dict[str, str]) -> dict[str, str]:
+    """The real node is part of the test bed's own cluster (its variables say it runs)."""
+    if not cluster_env.get("MODELSHIP_TEST_GATEWAY"):
+        pytest.fail("the test bed runs no real node (no MODELSHIP_TEST_GATEWAY exported); "
+                    "these tests need pods that run")
+    return cluster_env
+
+
+@pytest.fixture(scope="session")
+def real_images(traffic: dict[str, str], registry: Any, docker_client: Any) -> Images:
+    """The example model (built with `modelship build --push`) as 1.0.0, 2.0.0, 3.0.0 and a
+    never-ready variant, each with its own digest, in the authenticated registry."""
+    base = example_image(registry)
+    repository = f"{registry.host}/it/sentiment-release"
+    auth = {"username": registry.user, "password": registry.password}
+    docker_client.login(username=registry.user, password=registry.password,
+                        registry=registry.host)
+    digests: dict[str, str] = {}
+    variants = {v: f'LABEL org.opencontainers.image.version="{v}"\n'
+                for v in ("1.0.0", "2.0.0", "3.0.0")}
+    variants["never-ready"] = ('LABEL org.opencontainers.image.version="never-ready"\n'
+                               'CMD ["python", "-c", "import time; time.sleep(10**6)"]\n')
+    for version, extra in variants.items():
+        digests[version] = build_and_push(docker_client, repository, version,
+                                          {"Dockerfile": f"FROM {base}\n{extra}"}, auth)
+    return Images(repository, digests)
+
+
+@pytest.fixture
+def real_project(tmp_path: Path, tools: Tools, kube: Any, registry: Any,
+                 real_images: Images) -> Iterator[Project]:
+    from kubernetes import client
+
+    namespace = create_namespace(kube, "relreal")
+    create_pull_secret(kube, namespace, registry)
+    release = "sentiment"
+    env = {**tools.env, "PYTHONPATH": str(REPO / "src"),
+           "MODELSHIP_REGISTRY_USER": registry.user,
+           "MODELSHIP_REGISTRY_PASSWORD": registry.password, "MODELSHIP_LEASE_SECONDS": "6"}
+    for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+        env.pop(name, None)
+    config = {
+        "model": {"name": "sentiment", "version": "1.0.0"},
+        "image": {"repository": real_images.repository},
+        "deploy": {
+            "release": release, "namespace": namespace, "strategy": "canary",
+            "replicas": 4, "timeout": "120s",
+            "canary": {"steps": [10, 25, 50, 100], "interval": "1s"},
+            "blue_green": {"scale_down_delay": "20s", "preview_interval": "1s"},
+            "values": {"imagePullSecrets": [{"name": PULL_SECRET}], "resources": SMALL,
+                       "terminationGracePeriodSeconds": 5,
+                       "probes": {"startup": {"periodSeconds": 1},
+                                  "readiness": {"periodSeconds": 1}}},
+        },
+    }
+    proj = Project(tmp_path, env, namespace, release, real_images, config)
+    proj.write()
+    yield proj
+    tools.helm("uninstall", release, "--namespace", namespace, "--wait", check=False)
+    client.CoreV1Api(kube).delete_namespace(namespace, grace_period_seconds=0)
+
+
+@pytest.fixture
+def traffic_of(kube: Any) -> Callable[[Project], Traffic]:
+    return lambda proj: Traffic(kube, proj.namespace)
+
+
+@pytest.fixture(scope="session")
+def variant_images(real_images: Images, registry: Any, docker_client: Any) -> Images:
+    """real_images plus the example's two defective variants, each built from its project
+    with `modelship build --push` and pushed to the same repository: `flaky`
+    (examples/sentiment-flaky: every fifth /predict fails with 500, +300 ms) and `bad`
+    (examples/sentiment-bad: wrong answers, no errors)."""
+    auth = {"username": registry.user, "password": registry.password}
+    digests = dict(real_images.digests)
+    for version, project in (("flaky", "sentiment-flaky"), ("bad", "sentiment-bad")):
+        base = example_image(registry, project)
+        digests[version] = build_and_push(
+            docker_client, real_images.repository, version,
+            {"Dockerfile": f'FROM {base}\nLABEL org.opencontainers.image.version="{version}"\n'},
+            auth)
+    return Images(real_images.repository, digests)

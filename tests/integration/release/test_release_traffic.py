@@ -11,149 +11,19 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from tests.integration.release.conftest import REPO, Images, Project
-from tests.support.images import build_and_push
-from tests.support.kube import Tools, create_namespace, wait_for
+from tests.integration.release.conftest import Project
+from tests.support.real_node import REQUESTS, SELECTOR
 
 pytestmark = pytest.mark.integration
-
-REQUESTS = 200
-SELECTOR = "app.kubernetes.io/component=model-server"
-
-
-@pytest.fixture(scope="session")
-def traffic(testbed_env: dict[str, str], cluster_env: dict[str, str]) -> dict[str, str]:
-    """The real node is part of the test bed's own cluster (its variables say it runs)."""
-    if not cluster_env.get("MODELSHIP_TEST_GATEWAY"):
-        pytest.fail("the test bed runs no real node (no MODELSHIP_TEST_GATEWAY exported); "
-                    "these tests need pods that run")
-    return cluster_env
-
-
-@pytest.fixture(scope="session")
-def real_images(traffic: dict[str, str], registry: Any, docker_client: Any) -> Images:
-    """The example model (built with `modelship build --push`) as 1.0.0, 2.0.0, 3.0.0 and a
-    never-ready variant, each with its own digest, in the authenticated registry."""
-    from tests.support.real_node import example_image
-
-    base = example_image(registry)
-    repository = f"{registry.host}/it/sentiment-release"
-    auth = {"username": registry.user, "password": registry.password}
-    docker_client.login(username=registry.user, password=registry.password,
-                        registry=registry.host)
-    digests: dict[str, str] = {}
-    variants = {v: f'LABEL org.opencontainers.image.version="{v}"\n'
-                for v in ("1.0.0", "2.0.0", "3.0.0")}
-    variants["never-ready"] = ('LABEL org.opencontainers.image.version="never-ready"\n'
-                               'CMD ["python", "-c", "import time; time.sleep(10**6)"]\n')
-    for version, extra in variants.items():
-        digests[version] = build_and_push(docker_client, repository, version,
-                                          {"Dockerfile": f"FROM {base}\n{extra}"}, auth)
-    return Images(repository, digests)
-
-
-@pytest.fixture
-def real_project(tmp_path: Path, tools: Tools, kube: Any, registry: Any,
-                 real_images: Images) -> Iterator[Project]:
-    from kubernetes import client
-    from tests.support.real_node import PULL_SECRET, SMALL, create_pull_secret
-
-    namespace = create_namespace(kube, "relreal")
-    create_pull_secret(kube, namespace, registry)
-    release = "sentiment"
-    env = {**tools.env, "PYTHONPATH": str(REPO / "src"),
-           "MODELSHIP_REGISTRY_USER": registry.user,
-           "MODELSHIP_REGISTRY_PASSWORD": registry.password, "MODELSHIP_LEASE_SECONDS": "6"}
-    for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
-        env.pop(name, None)
-    config = {
-        "model": {"name": "sentiment", "version": "1.0.0"},
-        "image": {"repository": real_images.repository},
-        "deploy": {
-            "release": release, "namespace": namespace, "strategy": "canary",
-            "replicas": 4, "timeout": "120s",
-            "canary": {"steps": [10, 25, 50, 100], "interval": "1s"},
-            "blue_green": {"scale_down_delay": "20s", "preview_interval": "1s"},
-            "values": {"imagePullSecrets": [{"name": PULL_SECRET}], "resources": SMALL,
-                       "terminationGracePeriodSeconds": 5,
-                       "probes": {"startup": {"periodSeconds": 1},
-                                  "readiness": {"periodSeconds": 1}}},
-        },
-    }
-    proj = Project(tmp_path, env, namespace, release, real_images, config)
-    proj.write()
-    yield proj
-    tools.helm("uninstall", release, "--namespace", namespace, "--wait", check=False)
-    client.CoreV1Api(kube).delete_namespace(namespace, grace_period_seconds=0)
-
-
-@dataclass
-class Traffic:
-    kube: Any
-    namespace: str
-
-    def url(self, service: str) -> str:
-        from kubernetes import client
-        from tests.support.real_node import answering
-
-        svc = client.CoreV1Api(self.kube).read_namespaced_service(service, self.namespace)
-        url = f"http://{svc.spec.cluster_ip}:{svc.spec.ports[0].port}"
-        answering(url)
-        return url
-
-    def versions(self, service: str, n: int = REQUESTS) -> Counter[str]:
-        """Answers through `service`, counted per version of the pod that answered."""
-        from tests.support.real_node import count_answers, predict, ready_pods
-
-        url = self.url(service)
-        pods = ready_pods(self.kube, self.namespace, SELECTOR)
-        answered = count_answers(pods, lambda: predict(url), n)
-        version = {p.metadata.name: p.metadata.labels["modelship.io/model-version"]
-                   for p in pods}
-        counts: Counter[str] = Counter()
-        for pod, count in answered.items():
-            if count:  # a pod that answered nothing is not a version that answered
-                counts[version[pod]] += count
-        assert sum(counts.values()) == n
-        return counts
-
-    def only(self, service: str, version: str, timeout: float = 30) -> None:
-        """Wait until every answer through `service` comes from `version` (kube-proxy applies
-        a Service change a moment after the API shows it)."""
-        seen: list[object] = []
-
-        def settled() -> bool:
-            try:
-                counts = self.versions(service, 30)
-            except (requests.RequestException, AssertionError) as e:  # pods coming and going
-                seen.append(e)
-                return False
-            seen.append(dict(counts))
-            return set(counts) == {version}
-
-        try:
-            wait_for(settled, f"{service} answered only by {version}", timeout, 0.5)
-        except BaseException:
-            print(f"last answers through {service}: {seen[-3:]}")
-            raise
 
 
 def share_bounds(p: float, n: int, sigmas: float = 3.5) -> tuple[int, int]:
     spread = sigmas * math.sqrt(n * p * (1 - p))
     return math.floor(n * p - spread), math.ceil(n * p + spread)
-
-
-@pytest.fixture
-def traffic_of(kube: Any) -> Callable[[Project], Traffic]:
-    return lambda proj: Traffic(kube, proj.namespace)
 
 
 def test_canary_split_matches_the_chart_at_each_step(real_project: Project,

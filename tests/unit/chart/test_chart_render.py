@@ -307,6 +307,21 @@ def test_pod_basics(render: Render) -> None:
     assert docs.get("Service", "sentiment")["spec"]["ports"][0]["targetPort"] == "http"
 
 
+@pytest.mark.parametrize(("values", "sleep"), [
+    ({}, 5),  # default: routes drain for 5 s before SIGTERM
+    ({"terminationGracePeriodSeconds": 3}, 2),  # capped: a second left after SIGTERM
+    ({"shutdownDelaySeconds": 0}, None),
+    ({"terminationGracePeriodSeconds": 1}, None),
+])
+def test_stopping_pods_keep_serving_while_routes_drain(render: Render, values: dict[str, Any],
+                                                      sleep: int | None) -> None:
+    (container,) = pod_spec(render(values), "sentiment-stable")["containers"]
+    if sleep is None:
+        assert "lifecycle" not in container
+    else:
+        assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": sleep}}}
+
+
 def test_model_cache_pvc(render: Render) -> None:
     docs = render({"modelCache": {"type": "pvc", "size": "50Gi"}})
     claim = docs.get("PersistentVolumeClaim", "sentiment-model-cache")

@@ -69,3 +69,21 @@ def test_from_git_in_a_terminal(repo):
 def test_outside_git(tmp_path):
     info = gitinfo.detect(tmp_path)
     assert (info.sha, info.branch, info.tag) == (None, None, None)
+
+
+def test_tag_commit_v_tag_first_then_bare(repo):
+    first = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    _git(repo, "tag", "-a", "v1.0.0", "-m", "annotated: peeled to its commit")
+    (repo / "f").write_text("y")
+    _git(repo, "commit", "-q", "-am", "second")
+    _git(repo, "tag", "2.0.0")
+    second = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    assert gitinfo.tag_commit(repo, "1.0.0") == ("v1.0.0", first)
+    assert gitinfo.tag_commit(repo, "2.0.0") == ("2.0.0", second)
+    assert gitinfo.tag_commit(repo, "3.0.0") is None
+
+
+def test_tag_commit_outside_a_checkout(tmp_path):
+    assert gitinfo.tag_commit(tmp_path, "1.0.0") is None

@@ -52,3 +52,21 @@ def test_bad_analysis_exits_2_offline(project: Path,
     code, err = deploy(project, "deploy: {analysis: {alpha: 7}}\n", capsys=capsys)
     assert code == EXIT_USAGE, err
     assert "deploy.analysis.alpha" in err
+
+
+@pytest.mark.parametrize("command", ["deploy", "status"])
+def test_kube_context_not_in_the_kubeconfig_exits_2(project: Path, command: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    config = project / "modelship.yaml"
+    config.write_text("model: {name: m, version: 2.0.0}\n"
+                      "deploy: {strategy: rolling}\n"
+                      "environments: {prod: {kube_context: prod-east}}\n")
+    argv = [command, "--config", str(config), "--environment", "prod"]
+    if command == "deploy":
+        argv += ["--image", "127.0.0.1:9/m@sha256:" + "a" * 64]
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE, err
+    assert "kube context 'prod-east' is not in the kubeconfig" in err
+    assert "its contexts: down" in err
+    assert "Traceback" not in err

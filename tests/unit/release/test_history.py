@@ -88,3 +88,38 @@ def test_who_is_the_workflow_run_in_actions(monkeypatch: pytest.MonkeyPatch) -> 
     assert history.who() == "https://github.com/org/repo/actions/runs/42/attempts/2"
     monkeypatch.delenv("GITHUB_RUN_ID")
     assert " pid " in history.who()
+
+
+def deployed_from(number: int, version: str, sha: str, action: str = "deploy",
+                  status: str = "superseded") -> Revision:
+    record = history.Record(action, "install", "rolling", version, f"r/m@{D[version]}",
+                            D[version], git_sha=sha, by="me@host pid 1")
+    return Revision(number, status, record.describe(), "2026-11-30")
+
+
+C1, C2 = "1" * 40, "2" * 40
+BY_COMMIT = [
+    deployed_from(1, "1.0.0", C1),
+    deployed_from(2, "2.0.0", C2),
+    # a rollback run from commit C2 back to 1.0.0 records C2: not what C2 built
+    deployed_from(3, "1.0.0", C2, action="rollback"),
+    deployed_from(4, "3.0.0", "3" * 7, status="failed"),
+    deployed_from(5, "3.0.0", "abcdef1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("sha", "revision"),
+    [
+        pytest.param(C1, 1, id="full-sha"),
+        pytest.param(C2, 2, id="deploys-only-not-the-rollback-run-from-it"),
+        pytest.param("abcdef1" + "0" * 33, 5, id="recorded-short-sha"),
+        pytest.param(C1[:9], 1, id="asked-by-prefix"),
+        pytest.param("3" * 40, None, id="failed-revision-skipped"),
+        pytest.param("111", None, id="too-short"),
+        pytest.param("9" * 40, None, id="unknown"),
+    ],
+)
+def test_find_by_commit(sha: str, revision: int | None) -> None:
+    found = history.find_by_commit(history.entries(BY_COMMIT, lambda _: None), sha)
+    assert (found.revision if found else None) == revision

@@ -12,7 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    import requests
 
 Verdict = Literal["passed", "failed", "inconclusive", "error"]
 Progress = Callable[[str], None]
@@ -20,12 +23,19 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where a version's pods answer: a base URL for the serve contract (`serving.py` joins
-    `serve.predict`). None when the step has nothing to reach (e.g. no per-track Service)."""
+    """Where a version's pods answer: a base URL that serve.* paths are appended to, and how
+    to open sessions to it (None: plain HTTP; the runner passes the API server's service
+    proxy with the kubeconfig's credentials). An Endpoint is None when the step has nothing
+    to reach (e.g. no per-track Service)."""
 
     base_url: str
     version: str
     digest: str | None = None
+    sessions: Callable[[], requests.Session] | None = field(default=None, compare=False,
+                                                            repr=False)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import numpy as np
 
 from modelship import serving
 from modelship.config import Config
-from modelship.errors import InfraError, UsageError
+from modelship.errors import UsageError
 from modelship.gate import judge as gate_judge
 from modelship.release.analysis.base import Endpoint, Progress, StepContext
 from modelship.release.analysis.canary import ProbeOutcome
@@ -95,19 +95,20 @@ class ServeProber:
     def probe(self, step: StepContext, progress: Progress) -> ProbeOutcome:
         if step.canary is None:
             return ProbeOutcome(None, "no endpoint for the new version", {"rows": 0})
+        # a version that cannot be reached at all raises InfraError (the step's verdict is
+        # then "error", exit 3): the cluster failed, not the model
         progress(f"{step.step}: probing {len(self.rows)} eval rows on the new version")
-        try:
-            new = self._ask(step.canary)
-            current = None
-            if step.stable is not None:
-                progress(f"{step.step}: probing the same rows on the current version")
-                current = self._ask(step.stable)
-        except InfraError as e:
-            return ProbeOutcome(False, f"unreachable: {e.message}", {"error": e.message})
+        new = self._ask(step.canary)
+        current = None
+        if step.stable is not None:
+            progress(f"{step.step}: probing the same rows on the current version")
+            current = self._ask(step.stable)
         return self.judge(new, current)
 
     def _ask(self, endpoint: Endpoint) -> VersionProbe:
-        run = serving.run(self.rows, endpoint.base_url, self.spec)
+        with serving.Client(self.spec, sessions=endpoint.sessions) as client:
+            run = serving.run(self.rows, endpoint.url(self.spec.predict), self.spec,
+                              client=client)
         predictions: list[str | None] = []
         latencies: list[float] = []
         labelled = correct = 0
