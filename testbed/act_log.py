@@ -50,6 +50,12 @@ def evidence_lines(result: dict[str, Any]) -> list[str]:
             counts.append(f"{track} no data" if not info else
                           f"{track} {info['requests']} requests, {info['errors']} errors, "
                           f"p95 {info['latency_p95_ms'] or '-'} ms")
+        probes = evidence.get("probes") or {}
+        if probes.get("canary"):
+            agreed = probes.get("agreement")
+            counts.append(f"probes {probes['canary']['success']:.0%} of {probes['rows']} "
+                          "rows answered" + ("" if agreed is None else
+                                             f", agreement {agreed:.0%}"))
         lines.append(f"{step['name']} ({step['weight']}%): {step['verdict']} after "
                      f"{evidence.get('seconds')}s; {'; '.join(counts)}; decided by "
                      f"{evidence['decided_by']}: {evidence.get('reason')}")

@@ -70,8 +70,11 @@ def live_analysis(prometheus: str) -> dict[str, Any]:
     minutes: counts per track from the test bed's Prometheus (act runs jobs on the host's
     network, so its 127.0.0.1 URL works inside the action container as it does for the
     kubeconfig's API server), the sequential comparison with stable and a limit on the
-    canary's error rate. `min_requests` suits a load of about 20 requests/s."""
+    canary's error rate; and model-aware probes: 40 eval rows sent to both versions through
+    the API server's service proxy, whose answers must agree. `min_requests` suits a load of
+    about 20 requests/s."""
     return {"prometheus": prometheus, "alpha": 0.01, "min_requests": 30,
             "on_inconclusive": "hold", "max_wait": "90s",
             "compare": {"error_rate": "stable", "latency_ms": {"above": 250}},
-            "thresholds": {"error_rate": "<= 0.02"}}
+            "thresholds": {"error_rate": "<= 0.02"},
+            "probes": {"eval_set": "eval/eval.jsonl", "rows": 40, "agreement": ">= 0.9"}}

@@ -203,6 +203,10 @@ def test_push_release_canary_and_rollback_tag(act, pipeline: Pipeline):
     assert evidence["tracks"]["canary"]["errors"] == 0
     assert evidence["checks"]
     assert not any(c["rejected"] for c in evidence["checks"])
+    probes = evidence["probes"]  # the eval rows on both versions, through the API server
+    assert probes["rows"] == 40
+    assert probes["agreement"] >= 0.9
+    assert probes["canary"]["success"] == 1.0
     second = pipeline.status("production")["stable"]
     assert second["digest"] != first["digest"]
 
@@ -249,11 +253,18 @@ def test_misbehaving_push_is_aborted_in_production(act, pipeline: Pipeline, kube
     failed = deployed["steps"][-1]
     assert (failed["name"], failed["verdict"]) == ("canary-50", "failed")
     evidence = failed["evidence"]
-    assert evidence["decided_by"] == "traffic", evidence
-    assert evidence["reason"].startswith("traffic: ")
-    assert evidence["tracks"]["canary"]["errors"] > 0
-    assert evidence["tracks"]["stable"]["errors"] == 0
-    assert any(c["rejected"] for c in evidence["checks"])
+    # whichever evidence was clear first decides: live traffic (errors, latency) or the
+    # probes (a failed answer counts against agreement), which always see the fault
+    assert evidence["decided_by"] in ("traffic", "probes"), evidence
+    assert evidence["reason"].startswith(evidence["decided_by"] + ": ")
+    assert evidence["probes"]["canary"]["success"] < 1.0
+    assert evidence["probes"]["stable"]["success"] == 1.0
+    if evidence["decided_by"] == "probes":  # often: 40 rows answer before Prometheus scrapes
+        assert evidence["probes"]["agreement"] < 0.9
+    else:
+        assert evidence["tracks"]["canary"]["errors"] > 0
+        assert evidence["tracks"]["stable"]["errors"] == 0
+        assert any(c["rejected"] for c in evidence["checks"])
 
     # production: still the previous digest, every pod runs it, every answer is good
     status = pipeline.status("production")
