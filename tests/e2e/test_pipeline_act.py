@@ -111,12 +111,15 @@ def local_action(action_image: str) -> str:
 
 
 def run(act, pipeline: Pipeline, workflow: str, event: str, payload: dict[str, Any],
-        *, succeeds: bool = True) -> str:
+        *, succeeds: bool = True, runner: str | None = None) -> str:
+    """act runs the workflow; `runner`: another image for ubuntu-latest (the later -P wins)."""
     from testbed import workflow_project
 
+    extra = workflow_project.act_args(pipeline.root)
+    if runner:
+        extra += ["-P", f"ubuntu-latest={runner}"]
     result = act(pipeline.root / ".github" / "workflows" / workflow, event, json.dumps(payload),
-                 cwd=pipeline.root, secrets=pipeline.secrets,
-                 extra=workflow_project.act_args(pipeline.root), timeout=1500)
+                 cwd=pipeline.root, secrets=pipeline.secrets, extra=extra, timeout=1500)
     print(f"act {event} {workflow}: {result.seconds:.1f}s, exit {result.returncode}")
     if result.returncode != 0:  # shown when the test fails: where the run stopped
         print(result.log[-3000:])
@@ -217,6 +220,28 @@ def test_push_release_canary_and_rollback_tag(act, pipeline: Pipeline):
     assert "::set-output:: outcome=rolled-back" in log
     assert pipeline.status("production")["stable"]["digest"] == first["digest"]
     assert pipeline.status("staging")["stable"]["digest"] == second["digest"]
+
+    # the tag v2.0.0 runs the Release workflow: CD pushed 2.0.0's image, so the version job
+    # finds it in the registry (docker buildx imagetools, as on GitHub's runners), gate and
+    # build are skipped, and production gets that digest again by judged canary steps
+    from testbed import docker_runner
+
+    pipeline.git("tag", "v2.0.0")
+    with production_traffic(pipeline):
+        log = run(act, pipeline, "modelship-release.yml", "push", {"ref": "refs/tags/v2.0.0"},
+                  runner=docker_runner.image())
+    assert f"in the registry: true ({second['digest']})" in log
+    for job in ("Gate the model", "Build, smoke-test and push the image"):
+        assert f"[modelship release/{job}] ⭐ Run Set up job" not in log
+    released = production_deploy(log)
+    assert released["outcome"] == "promoted"
+    assert released["digest"] == second["digest"]
+    verdicts = {s["name"]: s["verdict"] for s in released["steps"]}
+    assert verdicts["canary-50"] == verdicts["canary-100"] == "passed", verdicts
+    assert set(verdicts.values()) == {"passed"}
+    assert {s["name"]: s for s in released["steps"]}["canary-50"]["evidence"][
+        "decided_by"] == "traffic"
+    assert pipeline.status("production")["stable"]["digest"] == second["digest"]
 
 
 def become_flaky(pipeline: Pipeline) -> None:
