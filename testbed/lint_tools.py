@@ -20,7 +20,14 @@ ACTIONLINT_MODULE = "github.com/rhysd/actionlint/cmd/actionlint"
 
 def actionlint() -> Path:
     """Path of the cached actionlint binary, built with `go install` on first use."""
-    target = bin_root() / f"actionlint-{ACTIONLINT}" / "actionlint"
+    return go_tool("actionlint", ACTIONLINT_MODULE, ACTIONLINT, "about a minute")
+
+
+def go_tool(name: str, module: str, version: str, how_long: str) -> Path:
+    """Path of a Go command (`module@version`, binary `name`) in the test bed's binary cache,
+    built once with `go install` from the Go module proxy; concurrent callers wait for one
+    build."""
+    target = bin_root() / f"{name}-{version}" / name
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -29,21 +36,21 @@ def actionlint() -> Path:
         if target.exists():  # another process built it while we waited
             return target
         go = go_binary()
-        state.say(f"building actionlint {ACTIONLINT} from the Go module proxy (first run only, "
-                  "about a minute)")
+        state.say(f"building {name} {version} from the Go module proxy (first run only, "
+                  f"{how_long})")
         started = time.monotonic()
         gobin = target.parent / ".gobin"
         env = {**os.environ, "GOBIN": str(gobin), "CGO_ENABLED": "0", "GOTOOLCHAIN": "local",
                "GOFLAGS": "-mod=mod"}
         result = subprocess.run([go, "install", "-trimpath", "-ldflags", "-s -w",
-                                 f"{ACTIONLINT_MODULE}@{ACTIONLINT}"],
+                                 f"{module}@{version}"],
                                 env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            msg = f"building actionlint {ACTIONLINT} failed:\n{result.stderr[-4000:]}"
+            msg = f"building {name} {version} failed:\n{result.stderr[-4000:]}"
             raise RuntimeError(msg)
-        (gobin / "actionlint").replace(target)
+        (gobin / module.rsplit("/", 1)[-1]).replace(target)
         shutil.rmtree(gobin, ignore_errors=True)
-        state.say(f"built actionlint in {time.monotonic() - started:.0f}s -> {target}")
+        state.say(f"built {name} in {time.monotonic() - started:.0f}s -> {target}")
     return target
 
 

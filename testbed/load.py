@@ -10,10 +10,12 @@ It counts what came back: HTTP statuses, and failures that got no answer.
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -96,3 +98,13 @@ class Load:
             return
         with lock:
             self.sent.statuses[response.status_code] += 1
+
+
+def service_url(env: Mapping[str, str], namespace: str, service: str,
+                path: str = "/predict") -> str:
+    """http://<ClusterIP>:<port><path> of a Service (kube-proxy makes it reachable from the
+    host on the test bed); `env` has KUBECONFIG and kubectl on PATH."""
+    spec = json.loads(subprocess.run(
+        ["kubectl", "-n", namespace, "get", "service", service, "-o", "jsonpath={.spec}"],
+        env=dict(env), capture_output=True, text=True, check=True, timeout=30).stdout)
+    return f"http://{spec['clusterIP']}:{spec['ports'][0]['port']}{path}"

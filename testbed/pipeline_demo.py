@@ -5,15 +5,17 @@
 Brings the test bed up (Docker, registry, cluster with a real node), builds the action image,
 renders the workflows into a copy of examples/sentiment (`modelship init`), then runs under act:
 CD on a push (1.0.0: gate, build, push, staging, production), CD on a second push (2.0.0, a
-code change, released by canary steps), and the rollback workflow on the tag rollback-v1.0.0.
-It prints where to look: act's logs, the job summaries, and production's status table.
+code change, released by canary steps, each judged in production by the analysis on live
+traffic: the test bed's Prometheus counts the requests a load generator sends to production's
+Service meanwhile), and the rollback workflow on the tag rollback-v1.0.0. It prints the
+canary's evidence per step and where to look: act's logs, the job summaries, and production's
+status table.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -23,13 +25,14 @@ from typing import Any
 
 import yaml
 
-from testbed import act_binary, action_image, state, workflow_project
+from testbed import act_binary, act_log, action_image, state, workflow_project
+from testbed.load import Load, service_url
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "sentiment"
 PULL_SECRET = "testbed-registry"  # noqa: S105  the name of a Secret, not a password
 SMALL = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}}
-SUMMARY = re.compile(r"⚙  Summary - (.*?)(?=\n\[|\Z)", re.S)
+RPS = 20  # live requests per second to production's Service during the canary
 
 
 def kubectl(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
@@ -50,19 +53,24 @@ def namespaces(env: dict[str, str], ident: str) -> dict[str, str]:
     return created
 
 
-def configure(root: Path, spaces: dict[str, str], version: str) -> None:
+def configure(root: Path, spaces: dict[str, str], version: str, prometheus: str) -> None:
     path = root / "modelship.yaml"
     config: dict[str, Any] = yaml.safe_load(path.read_text())
     config["model"]["version"] = version
     config["deploy"] = {
         "release": "sentiment", "namespace": spaces["production"], "strategy": "canary",
-        "replicas": 2, "timeout": "180s", "canary": {"steps": [50, 100], "interval": "2s"},
+        "replicas": 2, "timeout": "180s", "canary": {"steps": [50, 100], "interval": "3s"},
         "values": {"imagePullSecrets": [{"name": PULL_SECRET}], "resources": SMALL,
-                   "terminationGracePeriodSeconds": 5,
+                   "terminationGracePeriodSeconds": 5, "monitoring": {"enabled": True},
                    "probes": {"startup": {"periodSeconds": 1},
                               "readiness": {"periodSeconds": 1}}},
     }
-    config["environments"] = {env: {"namespace": ns} for env, ns in spaces.items()}
+    # production's canary is judged on live traffic (Prometheus); staging gets no traffic in
+    # the demo, so readiness alone judges it
+    config["environments"] = {
+        "staging": {"namespace": spaces["staging"]},
+        "production": {"namespace": spaces["production"],
+                       "analysis": workflow_project.live_analysis(prometheus)}}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
@@ -72,7 +80,7 @@ def git(root: Path, *args: str) -> None:
 
 
 def act(root: Path, workflow: str, event: str, payload: dict[str, Any], env: dict[str, str],
-        out: Path, label: str) -> None:
+        out: Path, label: str) -> str:
     event_file = out / f"{label}.event.json"
     event_file.write_text(json.dumps(payload))
     log = out / f"{label}.log"
@@ -90,7 +98,7 @@ def act(root: Path, workflow: str, event: str, payload: dict[str, Any], env: dic
         proc = subprocess.run(argv, cwd=root, stdout=fh, stderr=subprocess.STDOUT, check=False,
                               env={"HOME": str(out / "home"), "PATH": "/usr/bin:/bin"})
     text = log.read_text()
-    summaries = "\n\n".join(m.strip() for m in SUMMARY.findall(text))
+    summaries = "\n\n".join(act_log.summaries(text))
     (out / f"{label}.summary.md").write_text(summaries + "\n")
     for line in text.splitlines():
         if "Job succeeded" in line or "Job failed" in line or "::set-output:: outcome=" in line:
@@ -99,6 +107,19 @@ def act(root: Path, workflow: str, event: str, payload: dict[str, Any], env: dic
               f"summaries in {out / f'{label}.summary.md'}")
     if proc.returncode != 0:
         sys.exit(f"demo: {label} failed; see {log}")
+    return text
+
+
+def judged(log: str, summary: Path) -> None:
+    """Show that production's canary was judged on the live traffic, step by step."""
+    result = act_log.deploy_result(log, "production")
+    lines = act_log.evidence_lines(result) if result else []
+    if not lines:
+        sys.exit("demo: production's deploy shows no analysis evidence; see the act log")
+    state.say("production canary analysis (Prometheus counts per track):")
+    for line in lines:
+        print("   ", line, file=sys.stderr)
+    state.say(f"the evidence table and charts: '#### Canary analysis' in {summary}")
 
 
 def main() -> None:
@@ -118,15 +139,21 @@ def main() -> None:
                                   f"demo/sentiment-{ident}", "--strategy", "canary"])
     push = {"ref": "refs/heads/main", "repository": {"default_branch": "main"}}
 
-    configure(root, spaces, "1.0.0")
+    prometheus = env["MODELSHIP_TEST_PROMETHEUS"]
+    configure(root, spaces, "1.0.0", prometheus)
     git(root, "commit", "-qam", "release 1.0.0")
     act(root, "modelship-cd.yml", "push", push, env, out, "1-cd-push-1.0.0")
 
-    configure(root, spaces, "2.0.0")
+    configure(root, spaces, "2.0.0", prometheus)
     server = root / "server.py"
     server.write_text(server.read_text() + "\n# 2.0.0\n")
     git(root, "commit", "-qam", "fix: 2.0.0")
-    act(root, "modelship-cd.yml", "push", push, env, out, "2-cd-push-2.0.0-canary")
+    url = service_url(env, spaces["production"], "sentiment")
+    state.say(f"load: {RPS} requests/s to production's Service {url} during the next run")
+    with Load(url, rps=RPS, workers=8).running() as sent:
+        text = act(root, "modelship-cd.yml", "push", push, env, out, "2-cd-push-2.0.0-canary")
+    state.say(f"load: {sent.line()}")
+    judged(text, out / "2-cd-push-2.0.0-canary.summary.md")
 
     git(root, "tag", "rollback-v1.0.0")
     act(root, "modelship-rollback.yml", "push", {"ref": "refs/tags/rollback-v1.0.0"}, env, out,

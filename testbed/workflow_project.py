@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 ACTION_DIR = ".github/actions/modelship"
@@ -62,3 +63,18 @@ def tag_action_image(image_id: str) -> str:
     """Give the action image built from this checkout the name act looks for."""
     subprocess.run(["docker", "tag", image_id, ACTION_IMAGE], check=True)
     return ACTION_IMAGE
+
+
+def live_analysis(prometheus: str) -> dict[str, Any]:
+    """`analysis` for a canary judged on live traffic on the test bed, in seconds rather than
+    minutes: counts per track from the test bed's Prometheus (act runs jobs on the host's
+    network, so its 127.0.0.1 URL works inside the action container as it does for the
+    kubeconfig's API server), the sequential comparison with stable and a limit on the
+    canary's error rate; and model-aware probes: 40 eval rows sent to both versions through
+    the API server's service proxy, whose answers must agree. `min_requests` suits a load of
+    about 20 requests/s."""
+    return {"prometheus": prometheus, "alpha": 0.01, "min_requests": 30,
+            "on_inconclusive": "hold", "max_wait": "90s",
+            "compare": {"error_rate": "stable", "latency_ms": {"above": 250}},
+            "thresholds": {"error_rate": "<= 0.02"},
+            "probes": {"eval_set": "eval/eval.jsonl", "rows": 40, "agreement": ">= 0.9"}}

@@ -157,7 +157,8 @@ def test_release_builds_only_a_missing_image_and_rolls_back_older_versions():
     assert release["deploy"]["if"] == "steps.decide.outputs.mode == 'deploy'"
     # by digest: the one the version job resolved, or the one the build job just pushed
     assert release["deploy"]["with"]["image"] == (
-        "${{ needs.build.outputs.image || needs.version.outputs.image }}")
+        "${{ needs.version.outputs.image-exists == 'true' && needs.version.outputs.image"
+        " || needs.build.outputs.image }}")
     assert jobs["version"]["outputs"]["image"] == "${{ steps.image.outputs.image }}"
     resolve = next(s for s in jobs["version"]["steps"] if s.get("id") == "image")
     assert resolve["env"]["IMAGE"] == "ghcr.io/acme/sentiment:${{ steps.version.outputs.version }}"
