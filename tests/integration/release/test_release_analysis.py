@@ -66,11 +66,11 @@ def deploy(proj: Project, version: str, summary: Path, *, check: int | None,
 
 @pytest.fixture
 def production(real_project: Project, variant_images: Images, kube: Any,
-               testbed_env: dict[str, str]) -> tuple[Project, Traffic, str]:
+               traffic: dict[str, str]) -> tuple[Project, Traffic, str]:
     """1.0.0 serving 4 pods (monitoring on), and the URL live traffic goes to."""
     proj = real_project
     proj.images = variant_images
-    analysed(proj, testbed_env["MODELSHIP_TEST_PROMETHEUS"])
+    analysed(proj, traffic["MODELSHIP_TEST_PROMETHEUS"])
     proj.deploy("1.0.0")
     see = Traffic(kube, proj.namespace)
     see.only("sentiment", "1.0.0")
@@ -126,11 +126,11 @@ def test_good_version_promoted_through_every_step_with_analysis(
 
 def test_misbehaving_version_aborted_at_the_first_step_by_live_traffic(
         production: tuple[Project, Traffic, str], tmp_path: Path,
-        testbed_env: dict[str, str]) -> None:
+        traffic: dict[str, str]) -> None:
     """Prometheus evidence only (no probes): the sequential tests on live traffic catch the
     errors and the added latency, the release is put back, exit 1."""
     proj, see, url = production
-    analysed(proj, testbed_env["MODELSHIP_TEST_PROMETHEUS"], probes=False)
+    analysed(proj, traffic["MODELSHIP_TEST_PROMETHEUS"], probes=False)
     with load.Load(url, rps=RPS, seconds=240).running() as sent:
         result = deploy(proj, "flaky", tmp_path / "summary.md", check=1)
     timings("flaky", result.json, result.seconds, sent)
@@ -225,11 +225,11 @@ def test_prometheus_stopped_mid_canary_is_never_promoted_and_exits_3(
 
 def test_identical_version_on_low_traffic_is_held_never_aborted(
         production: tuple[Project, Traffic, str], tmp_path: Path,
-        testbed_env: dict[str, str]) -> None:
+        traffic: dict[str, str]) -> None:
     """A few requests per interval on an identical version: not enough to pass a step, and
     nothing to abort on; `hold` leaves the release paused (exit 3) for a person, who promotes."""
     proj, see, url = production
-    analysed(proj, testbed_env["MODELSHIP_TEST_PROMETHEUS"], probes=False, min_requests=200,
+    analysed(proj, traffic["MODELSHIP_TEST_PROMETHEUS"], probes=False, min_requests=200,
              max_wait="25s", interval="5s")
     with load.Load(url, rps=2, seconds=120).running() as sent:
         held = deploy(proj, "2.0.0", tmp_path / "summary.md", check=3)
