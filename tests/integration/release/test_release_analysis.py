@@ -141,11 +141,14 @@ def test_misbehaving_version_aborted_at_the_first_step_by_live_traffic(
     ev = evidence(result, "canary-25")
     assert ev["decided_by"] == "traffic"
     canary, stable = ev["tracks"]["canary"], ev["tracks"]["stable"]
-    assert canary["errors"] > 0
-    assert stable["errors"] == 0
+    # the judge stops at the first clear evidence: often the latency (every canary request is
+    # 300 ms slower) before the first error (1 in 5) was scraped
     assert canary["latency_p95_ms"] > 250 > stable["latency_p95_ms"]
+    assert stable["errors"] == 0
     rejected = [c for c in ev["checks"] if c["statistic"] >= c["threshold"]]
     assert rejected, ev["checks"]
+    for check in rejected:  # each rejection is the canary being worse, never stable's noise
+        assert check["canary_rate"] > (check["stable_rate"] or 0.0), check
     assert proj.status()["stable"]["version"] == "1.0.0"
     assert proj.status()["canary"] is None
     summary = (tmp_path / "summary.md").read_text()
