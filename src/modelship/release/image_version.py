@@ -97,22 +97,22 @@ def image_labels(ref: str, digest: str) -> dict[str, str] | None:
         raise UsageError(f"image {where} does not exist in its registry",
                          hint="push it first (modelship build --push) or pass --image with an "
                               "existing digest")
-    manifest = _json(response, f"the manifest of {where}")
-    if is_index(manifest):
+    manifest: dict[str, Any] | None = _json(response, f"the manifest of {where}")
+    if manifest is not None and is_index(manifest):
         chosen = platform_manifest(manifest)
-        if chosen is None:
-            return None
-        response = registry.request(parsed, "manifests", chosen)
-        if response is None:
-            return None
-        manifest = _json(response, f"the manifest {chosen} of {where}")
-    blob = config_digest(manifest)
+        manifest = None if chosen is None else _read(parsed, "manifests", chosen,
+                                                     f"the manifest {chosen} of {where}")
+    blob = config_digest(manifest) if manifest is not None else None
     if blob is None:
         return None
-    response = registry.request(parsed, "blobs", blob)
-    if response is None:
-        return None
-    return labels_of(_json(response, f"the config {blob} of {where}"))
+    config = _read(parsed, "blobs", blob, f"the config {blob} of {where}")
+    return None if config is None else labels_of(config)
+
+
+def _read(parsed: registry.Reference, kind: str, digest: str, what: str) -> dict[str, Any] | None:
+    """A JSON document the registry holds (manifest or blob), None when it has none."""
+    response = registry.request(parsed, kind, digest)
+    return None if response is None else _json(response, what)
 
 
 def from_registry(ref: str, digest: str) -> Labelled | None:
