@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from modelship import cli, console, ghactions
+from modelship import cli, console, ghactions, imageref
 from modelship.errors import EXIT_USAGE, UsageError
 
 DEFAULT_CONFIG = "modelship.yaml"
@@ -52,6 +52,8 @@ def arguments() -> list[str]:
             msg = (f"input {name}: `{command}` does not take it; it is for "
                    f"{', '.join(sorted(commands))}")
             raise UsageError(msg)
+        if name == "image":
+            imageref.check(value, "input image")
         argv.append(f"{flag}={value}")  # one argument, even if the value starts with '-'
     try:
         extra = shlex.split(ghactions.get_input("args"))

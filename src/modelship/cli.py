@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMANDS:
         module = _load(name)
-        cmd = sub.add_parser(name, parents=[common], help=module.HELP, description=module.HELP)
+        # argparse %-formats `help` (not a plain description): "100%" must reach it as "100%%"
+        cmd = sub.add_parser(name, parents=[common], help=module.HELP.replace("%", "%%"),
+                             description=module.HELP)
         module.add_arguments(cmd)
     return parser
 

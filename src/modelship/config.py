@@ -1,8 +1,10 @@
 """modelship.yaml: loading, line numbers, typed access with defaults, and errors that name
 the file, the key and what was expected.
 
-Sections (`gate`, `image`, `deploy`, ...) read their own keys through `Config.get*`; the set of
-known keys lives in KNOWN_KEYS so that a typo gets a "did you mean" instead of being ignored.
+Sections (`gate`, `image`, `deploy`, ...) read their own keys through `Config.get*`. The keys
+and their types are the JSON Schema's (modelship/schema/modelship.schema.json), checked when the
+file is loaded, so a typo gets a "did you mean" instead of being ignored; a key written twice is
+refused by the YAML reader (modelship.yamldoc).
 """
 
 from __future__ import annotations
@@ -15,37 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from modelship import schema, yamldoc
 from modelship.errors import ConfigError
+from modelship.schema import kind as _kind
 
 DEFAULT_FILE = "modelship.yaml"
-
-# Known keys per section (dotted prefix -> keys). A section maps to None when its keys are free
-# (user-chosen names such as metric thresholds or environment names).
-KNOWN_KEYS: dict[str, set[str] | None] = {
-    "": {"model", "gate", "image", "serve", "deploy", "environments"},
-    "model": {"name", "version"},
-    "gate": {"results", "task", "tokenize", "thresholds", "baseline", "online", "bootstrap",
-             "workers"},
-    "gate.thresholds": None,
-    "gate.baseline": {"report", "tolerance"},
-    "gate.baseline.tolerance": None,
-    "gate.online": {"eval_set", "request", "response_field", "concurrency", "timeout", "retries"},
-    "gate.online.request": None,
-    "image": {"repository", "context", "dockerfile", "accelerator", "cuda", "gpu_products",
-              "gpu_count", "smoke", "build_args", "platform", "python", "weights", "network",
-              "base_image"},
-    "image.smoke": None,
-    "image.build_args": None,
-    "serve": {"command", "port", "health", "predict", "metrics", "env"},
-    "serve.env": None,
-    "deploy": None,  # owned by the release engine, validated there
-    "environments": None,
-}
-
-# sections that may hold something other than a mapping (a request body template may be any JSON)
-FREE_FORM = {"gate.online.request"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -148,9 +124,10 @@ class Config:
         path = Path(os.path.expanduser(value))
         return path if path.is_absolute() else self.root / path
 
-    def check_known_keys(self) -> None:
-        """Reject unknown keys (typos) with a suggestion, section by section."""
-        _check_keys(self, self.data, "")
+    def validate(self) -> None:
+        """Check the whole config against the schema: unknown keys (with a suggestion), types,
+        choices and ranges, the first mistake in file order."""
+        schema.validate(self.data, self.file, self.lines)
 
 
 def parse_duration(value: Any) -> float | None:
@@ -166,56 +143,11 @@ def parse_duration(value: Any) -> float | None:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, int | float):
-        return f"a number ({value})"
-    return f"'{value}'"
-
-
 def _check_range(cfg: Config, key: str, value: float, lo: float | None, hi: float | None) -> None:
     if lo is not None and value < lo:
         raise cfg.error(key, f"expected a value >= {lo}, got {value}")
     if hi is not None and value > hi:
         raise cfg.error(key, f"expected a value <= {hi}, got {value}")
-
-
-def _check_keys(cfg: Config, node: Mapping[str, Any], prefix: str) -> None:
-    known = KNOWN_KEYS.get(prefix)
-    if known is None:
-        return
-    for key, value in node.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if key not in known:
-            raise cfg.error(dotted, f"unknown key; expected one of {', '.join(sorted(known))}",
-                            hint=suggest(str(key), sorted(known)))
-        if dotted not in KNOWN_KEYS or value is None:
-            continue
-        if not isinstance(value, Mapping) and dotted not in FREE_FORM:
-            keys = KNOWN_KEYS[dotted]
-            what = f" ({', '.join(sorted(keys))})" if keys else ""
-            raise cfg.error(dotted, f"expected a mapping{what}, got {_kind(value)}")
-        if isinstance(value, Mapping):
-            _check_keys(cfg, value, dotted)
-
-
-def _compose(node: yaml.Node, prefix: str, lines: dict[str, int],
-             scalars: dict[str, str]) -> None:
-    """Record each key's line, and each scalar's source text, by dotted key."""
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            dotted = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            lines[dotted] = key_node.start_mark.line + 1
-            if isinstance(value_node, yaml.ScalarNode):
-                scalars[dotted] = value_node.value
-            _compose(value_node, dotted, lines, scalars)
 
 
 def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) -> Config:
@@ -234,22 +166,11 @@ def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) 
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file: {e}", file=shown) from e
-    try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"invalid YAML: {problem}", file=shown, line=line) from e
-    if data is None:
-        data = {}
+    doc = yamldoc.parse(text, shown)
+    data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping at the top level, got {_kind(data)}", file=shown)
-    lines: dict[str, int] = {}
-    scalars: dict[str, str] = {}
-    if node is not None:
-        _compose(node, "", lines, scalars)
-    cfg = Config(data, file=shown, root=file.resolve().parent, lines=lines, scalars=scalars)
-    cfg.check_known_keys()
+    cfg = Config(data, file=shown, root=file.resolve().parent, lines=doc.lines,
+                 scalars=doc.scalars)
+    cfg.validate()
     return cfg

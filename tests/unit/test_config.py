@@ -33,7 +33,14 @@ def test_unknown_key_names_line_and_suggests(tmp_path):
 
 
 def test_wrong_type_names_key_and_expectation(tmp_path):
-    cfg = config.load(write(tmp_path, "serve:\n  port: eighty\n"))
+    # refused when the file loads (the schema), and by the typed getter for a Config built
+    # in code
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(tmp_path, "serve:\n  port: eighty\n"))
+    assert "serve.port" in str(exc.value)
+    assert "expected an integer" in str(exc.value)
+    assert ":2:" in str(exc.value)
+    cfg = config.Config({"serve": {"port": "eighty"}}, lines={"serve.port": 2})
     with pytest.raises(ConfigError) as exc:
         cfg.get_int("serve.port", 8080)
     assert "serve.port" in str(exc.value)
@@ -42,7 +49,11 @@ def test_wrong_type_names_key_and_expectation(tmp_path):
 
 
 def test_choice_error_lists_choices_and_suggests(tmp_path):
-    cfg = config.load(write(tmp_path, "gate:\n  task: clasification\n"))
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(tmp_path, "gate:\n  task: clasification\n"))
+    assert "expected one of classification, generation" in str(exc.value)
+    assert "did you mean 'classification'" in str(exc.value)
+    cfg = config.Config({"gate": {"task": "clasification"}})
     with pytest.raises(ConfigError) as exc:
         cfg.get_str("gate.task", choices=("classification", "generation"))
     assert "expected one of classification, generation" in str(exc.value)

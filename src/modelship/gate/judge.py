@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from modelship import ghactions
 from modelship.config import Config, suggest
 from modelship.errors import UsageError
 from modelship.gate import metrics as m
+from modelship.gate import ranges
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
@@ -123,6 +125,9 @@ def thresholds_from_config(cfg: Config) -> dict[str, Threshold]:
 
         check_metric_name(str(name), error)
         out[str(name)] = parse_expression(str(name), expr, error, f"{cfg.file}: {key}")
+        warning = ranges.check(out[str(name)], error)
+        if warning:
+            ghactions.warning(f"{key}: {warning}", file=cfg.file, line=cfg.lines.get(key))
     return out
 
 
@@ -140,6 +145,9 @@ def thresholds_from_flags(flags: list[str]) -> dict[str, Threshold]:
 
         check_metric_name(name, error)
         out[name] = parse_expression(name, expr, error, f"--threshold {flag}")
+        warning = ranges.check(out[name], error)
+        if warning:
+            ghactions.warning(f"--threshold '{flag}': {warning}")
     return out
 
 

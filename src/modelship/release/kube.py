@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from modelship import kubeconfig
 from modelship.errors import InfraError, UsageError
 
 
@@ -18,6 +19,8 @@ def client(kube_context: str | None) -> Any:
     # every file, merged as kubectl and helm do (the library merges an os.pathsep-joined list)
     found = os.pathsep.join(f for f in files.split(os.pathsep) if f and os.path.exists(f))
     merged = found or None
+    if merged is not None:  # a malformed file is the user's to fix (exit 2), named
+        kubeconfig.check(merged.split(os.pathsep), kube_context)
     try:
         if merged is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config()

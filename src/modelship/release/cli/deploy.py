@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from modelship import imageref
 from modelship.config import Config
 from modelship.outcome import Outcome
 
@@ -19,4 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     from modelship.release import commands
 
+    if args.image is not None:  # a bad reference is a usage error before helm or the cluster
+        args.image = imageref.check(args.image, "--image")
     return commands.deploy(args, cfg)
