@@ -23,7 +23,9 @@ def anonymous_client(tmp_path, monkeypatch: pytest.MonkeyPatch, testbed_env):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     client = docker.from_env(timeout=300)
     config = docker.auth.load_config()
-    assert not config.auths and not config.creds_store and not config.cred_helpers, config
+    assert not config.auths, config
+    assert not config.creds_store, config
+    assert not config.cred_helpers, config
     yield client
     client.close()
 
