@@ -115,20 +115,30 @@ def _jump_target(rule: str) -> str:
 
 def parse_iptables_save(text: str) -> dict[str, dict[str, list[str]]]:
     """{table: {"chains": [...], "rules": [...]}} from iptables-save output (sorted; the
-    counters on chain lines are dropped)."""
+    counters on chain lines are dropped). A table with no rules and only built-in chains
+    that accept is left out: it filters nothing, exactly as a table never loaded, and the
+    kernel keeps it once anything (kubelet's canary chains) used it, so `down` cannot and
+    need not take it back."""
     tables: dict[str, dict[str, list[str]]] = {}
     table: dict[str, list[str]] = {}
+    inert: dict[str, bool] = {}
+    name = ""
     for line in text.splitlines():
         if line.startswith("*"):
-            table = tables.setdefault(line[1:], {"chains": [], "rules": []})
+            name = line[1:]
+            table = tables.setdefault(name, {"chains": [], "rules": []})
+            inert.setdefault(name, True)
         elif line.startswith(":"):
-            table["chains"].append(line[1:].split()[0])
+            chain, policy = line[1:].split()[:2]
+            table["chains"].append(chain)
+            inert[name] = inert[name] and policy == "ACCEPT"  # user chains show "-"
         elif line.startswith("-A "):
             table["rules"].append(line)
+            inert[name] = False
     for table in tables.values():
         table["chains"].sort()
         table["rules"].sort()
-    return tables
+    return {n: t for n, t in tables.items() if not inert[n]}
 
 
 def iptables_rules(save: str = "iptables-save") -> dict[str, dict[str, list[str]]]:
