@@ -80,8 +80,10 @@ def kill_ours(containerd_socket: Path) -> None:
 
 
 def only_sockets(directory: Path, sockets: set[Path]) -> bool:
-    """`directory` holds nothing but these sockets (and the directories leading to them)."""
-    allowed: set[Path] = set()
+    """`directory` holds nothing but these sockets and the directories leading to them; the
+    socket directory itself may be there empty (any containerd's shim makes it, and an
+    exited one leaves it)."""
+    allowed: set[Path] = {SOCKET_DIR} if SOCKET_DIR.is_relative_to(directory) else set()
     for socket in sockets:
         allowed.add(socket)
         allowed.update(p for p in socket.parents if p.is_relative_to(directory))

@@ -33,3 +33,11 @@ def test_only_sockets(tmp_path: Path) -> None:
     assert shims.only_sockets(tmp_path / "s", {theirs})
     (tmp_path / "s" / "bb").write_text("")  # a socket of nobody running
     assert not shims.only_sockets(tmp_path / "s", {theirs})
+
+
+def test_an_empty_socket_directory_is_nobodys(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(shims, "SOCKET_DIR", tmp_path / "s")
+    (tmp_path / "s").mkdir()
+    assert shims.only_sockets(tmp_path, set())  # e.g. Docker's container has exited
+    (tmp_path / "runc" / "k8s.io").mkdir(parents=True)  # empty, but the node's leftover
+    assert not shims.only_sockets(tmp_path, set())
