@@ -30,6 +30,11 @@ COPY docker-buildx /usr/libexec/docker/cli-plugins/docker-buildx
 """
 
 
+def buildx() -> Path:
+    """The docker-buildx CLI plugin, built once from the Go module proxy (cached by version)."""
+    return go_tool("docker-buildx", BUILDX_MODULE, BUILDX, "several minutes")
+
+
 def image() -> str:
     """The image's tag, built on first use (buildx's first build takes minutes)."""
     client = docker.from_env(timeout=300)
@@ -43,12 +48,12 @@ def image() -> str:
         if cli is None:
             raise RuntimeError("no docker CLI on this host to copy into the runner image "
                                "(scripts/setup installs docker.io)")
-        buildx = go_tool("docker-buildx", BUILDX_MODULE, BUILDX, "several minutes")
+        plugin = buildx()
         base_images.ensure()
         with tempfile.TemporaryDirectory(prefix="runner-docker-") as tmp:
             context = Path(tmp)
             shutil.copy(cli, context / "docker")
-            shutil.copy(buildx, context / "docker-buildx")
+            shutil.copy(plugin, context / "docker-buildx")
             (context / "Dockerfile").write_text(DOCKERFILE)
             client.images.build(path=str(context), tag=IMAGE, pull=False, rm=True)
         state.say(f"runner image with the Docker CLI and buildx {BUILDX}: {IMAGE}")

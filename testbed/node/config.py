@@ -52,6 +52,12 @@ class Layout:
         return self.root / "containerd" / "config.toml"
 
     @property
+    def runc_root(self) -> Path:
+        """runc's state of our containers (the shim's default is the host-wide
+        /run/containerd/runc, which `down` could not tell from another containerd's)."""
+        return self.root / "containerd" / "runc"
+
+    @property
     def registry_hosts(self) -> Path:
         return self.root / "containerd" / "certs.d"
 
@@ -80,6 +86,7 @@ class Layout:
 def containerd_toml(layout: Layout) -> str:
     """containerd 1.6 (Debian) as a separate instance: its own root, state and socket.
 
+    Root: runc keeps its container state under our directory, not /run/containerd/runc.
     restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so runc cannot raise
     oom_score_adj and fails every sandbox without it. config_path: per-registry hosts.toml
     (the test registry speaks plain HTTP). netns_mounts_under_state_dir: pod network
@@ -117,6 +124,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "{layout.runc_root}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{CNI_BIN}"
     conf_dir = "{layout.cni_conf}"

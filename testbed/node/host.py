@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from testbed.node import shims
+
 SYSCTLS = (
     # kubelet sets these three at start (its "kernel defaults")
     "vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops",
@@ -36,7 +38,8 @@ SYSCTLS = (
 PATHS = ("/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni",
          "/etc/cni", "/opt/cni", "/etc/kubernetes", "/usr/libexec/kubernetes")
 # shared with every containerd on the host (its shims' sockets, Docker's included): removed
-# only when they did not exist before and are empty again
+# only when they did not exist before and are empty again (the node keeps runc's state in
+# its own directory, so only its shims' sockets ever land here)
 SHARED_DIRS = ("/run/containerd/s", "/run/containerd")
 # where kubelet and containerd mount things when left to their defaults
 MOUNT_DIRS = ("/var/lib/kubelet", "/run/netns", "/var/run/netns", "/run/containerd",
@@ -72,8 +75,13 @@ def paths() -> dict[str, list[str] | None]:
     return {p: _listing(Path(p)) for p in PATHS}
 
 
-def shared_dirs() -> dict[str, bool]:
-    return {d: Path(d).is_dir() for d in SHARED_DIRS}
+def shared_dirs(own_dirs: Iterable[str] = ()) -> dict[str, bool]:
+    """Which SHARED_DIRS are there for a reason of their own. One that holds nothing but the
+    sockets of other containerds' running shims counts as absent: Docker makes and fills
+    /run/containerd/s whenever one of its containers runs, whatever the node does."""
+    foreign = shims.foreign_sockets(own_dirs)
+    return {d: Path(d).is_dir() and not shims.only_sockets(Path(d), foreign)
+            for d in SHARED_DIRS}
 
 
 def cgroups() -> list[str]:
@@ -107,20 +115,30 @@ def _jump_target(rule: str) -> str:
 
 def parse_iptables_save(text: str) -> dict[str, dict[str, list[str]]]:
     """{table: {"chains": [...], "rules": [...]}} from iptables-save output (sorted; the
-    counters on chain lines are dropped)."""
+    counters on chain lines are dropped). A table with no rules and only built-in chains
+    that accept is left out: it filters nothing, exactly as a table never loaded, and the
+    kernel keeps it once anything (kubelet's canary chains) used it, so `down` cannot and
+    need not take it back."""
     tables: dict[str, dict[str, list[str]]] = {}
     table: dict[str, list[str]] = {}
+    inert: dict[str, bool] = {}
+    name = ""
     for line in text.splitlines():
         if line.startswith("*"):
-            table = tables.setdefault(line[1:], {"chains": [], "rules": []})
+            name = line[1:]
+            table = tables.setdefault(name, {"chains": [], "rules": []})
+            inert.setdefault(name, True)
         elif line.startswith(":"):
-            table["chains"].append(line[1:].split()[0])
+            chain, policy = line[1:].split()[:2]
+            table["chains"].append(chain)
+            inert[name] = inert[name] and policy == "ACCEPT"  # user chains show "-"
         elif line.startswith("-A "):
             table["rules"].append(line)
+            inert[name] = False
     for table in tables.values():
         table["chains"].sort()
         table["rules"].sort()
-    return tables
+    return {n: t for n, t in tables.items() if not inert[n]}
 
 
 def iptables_rules(save: str = "iptables-save") -> dict[str, dict[str, list[str]]]:
@@ -145,14 +163,16 @@ def routes() -> list[str]:
 
 def snapshot(own_dirs: Iterable[str] = ()) -> dict[str, Any]:
     """Everything `restore` compares against, as JSON-able data; `own_dirs` are the node's
-    own directories (their mounts are recorded with the usual places')."""
+    own directories (their mounts are recorded with the usual places', and shims of a
+    containerd there are ours)."""
+    own_dirs = list(own_dirs)
     return {
         "mounts": sorted(mounts([*MOUNT_DIRS, *own_dirs])),
         "routes": routes(),
         "sysctls": sysctls(),
         "paths": paths(),
         "cgroups": cgroups(),
-        "shared_dirs": shared_dirs(),
+        "shared_dirs": shared_dirs(own_dirs),
         "iptables": {save: iptables_rules(save) for save, _ in IPTABLES},
     }
 

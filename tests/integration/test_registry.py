@@ -16,9 +16,16 @@ DOCKERFILE = b"FROM python:3.11-slim-bookworm\nRUN echo built-by-the-sdk > /mark
 
 @pytest.fixture
 def anonymous_client(tmp_path, monkeypatch: pytest.MonkeyPatch, testbed_env):
-    """A client with no stored credentials at all (empty DOCKER_CONFIG)."""
+    """A client with no stored credentials at all: DOCKER_CONFIG holds an empty config.json.
+    (An empty directory is not enough: the SDK then falls back to ~/.docker/config.json,
+    where an earlier `docker login` on this machine, e.g. the demo's, left credentials.)"""
+    (tmp_path / "config.json").write_text("{}")
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     client = docker.from_env(timeout=300)
+    config = docker.auth.load_config()
+    assert not config.auths, config
+    assert not config.creds_store, config
+    assert not config.cred_helpers, config
     yield client
     client.close()
 

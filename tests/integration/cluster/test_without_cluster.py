@@ -19,7 +19,7 @@ def test_existing_kubeconfig_is_used_as_is(monkeypatch: pytest.MonkeyPatch,
     def no_build(*args: object) -> None:
         pytest.fail("nothing may be built for an existing cluster")
 
-    monkeypatch.setattr(builder, "build_one", no_build)
+    monkeypatch.setattr(builder, "build_group", no_build)
     monkeypatch.setattr(control_plane, "start", no_build)
     assert cluster.up(tmp_path / "run") == {"KUBECONFIG": str(kubeconfig)}
     cluster.down(tmp_path / "run")  # nothing of ours runs there: a no-op

@@ -26,10 +26,11 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def without_docker(tables: dict[str, Any]) -> dict[str, Any]:
-    """iptables without Docker's chains and the rules that jump to them: other tests start
-    containers (and Docker edits its rules) while this one runs."""
+    """iptables without Docker's chains and the rules that jump to them or name its bridges
+    (docker0, br-*, e.g. its MASQUERADE rules): other tests start containers and make
+    networks (and Docker edits its rules) while this one runs."""
     def docker(word: str) -> bool:
-        return word.startswith("DOCKER")
+        return word.startswith(("DOCKER", "docker", "br-"))
 
     out = {}
     for name, table in tables.items():

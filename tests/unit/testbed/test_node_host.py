@@ -73,3 +73,16 @@ def test_only_new_node_chains_and_jumps_into_them_are_removed() -> None:
 
 def test_nothing_to_do_when_nothing_changed() -> None:
     assert removal_scripts(parse_iptables_save(AFTER), parse_iptables_save(AFTER)) == {}
+
+
+def test_a_table_that_filters_nothing_counts_as_absent() -> None:
+    """Once kubelet touched ip6tables (or iptables' mangle), the kernel keeps those tables
+    with their empty built-in chains: the same as no table, never `down`'s to remove."""
+    empty = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+             "COMMIT\n")
+    assert parse_iptables_save(empty) == {}
+    assert parse_iptables_save(empty + BEFORE) == parse_iptables_save(BEFORE)
+    dropping = empty.replace(":INPUT ACCEPT", ":INPUT DROP")
+    assert parse_iptables_save(dropping)["mangle"]["rules"] == []
+    with_chain = empty.replace("COMMIT", ":KUBE-KUBELET-CANARY - [0:0]\nCOMMIT")
+    assert "KUBE-KUBELET-CANARY" in parse_iptables_save(with_chain)["mangle"]["chains"]
