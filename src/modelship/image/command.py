@@ -333,6 +333,7 @@ def smoke_spec(args: argparse.Namespace, cfg: Config,
         # `prediction`, is not required of a server that is never evaluated online)
         response_field=serve.response_field if cfg.has("gate.online.response_field") else None,
         timeout=timeout, nvidia=profile.kind == "nvidia", gpu_count=profile.gpu_count or 1,
+        gpu=cfg.get_str("image.smoke.gpu", "auto", choices=smoke.GPU_MODES),
         request_timeout=serve.timeout)
 
 
