@@ -71,7 +71,7 @@ def test_non_root_user_health_check_and_command():
     assert "http://127.0.0.1:9000/ready" in health
     assert lines[-1] == 'CMD ["python", "-m", "app"]'
     assert "EXPOSE 9000" in lines
-    assert "ENV PORT=9000" in lines
+    assert "    PORT=9000" in lines  # in the one ENV instruction before the dependencies
     assert "HEALTHCHECK" in text
 
 
@@ -104,11 +104,53 @@ def test_ca_bundle_is_used_only_for_the_install_step():
     with_ca = _render(ca_bundle=True)
     lines = with_ca.splitlines()
     copy = _index(lines, df.CA_IN_CONTEXT)
-    install = _index(lines, "pip install")
-    assert copy == install - 1
-    assert "PIP_CERT=/tmp/modelship-ca.crt" in lines[install]
-    assert "rm -f /tmp/modelship-ca.crt" in lines[install]
+    # the bundle rides in the requirement files' COPY (no step of its own)
+    assert lines[copy] == ('COPY ["requirements.txt", ".modelship-build/modelship-ca.crt", '
+                           '"/app/"]')
+    assert lines[copy + 1].startswith("RUN ")
+    run = "\n".join(lines[copy + 1:_index(lines, "# 2. model weights")])
+    assert "PIP_CERT=/app/modelship-ca.crt pip install -r /app/requirements.txt" in run
+    assert run.rstrip().endswith("&& rm -f /app/modelship-ca.crt")
     assert "PIP_CERT" not in "".join(line for line in lines if line.startswith("ENV"))
+
+
+def _instructions(text: str) -> list[str]:
+    return [line.split()[0] for line in text.splitlines()
+            if line and not line.startswith(("#", " "))]
+
+
+def test_python_base_makes_its_venv_in_the_install_step_without_bootstrapping_pip():
+    """Every build step costs a container and a commit, and bootstrapping pip into the venv
+    (ensurepip) cost more than the rest of the system setup: the official python image's own
+    pip installs into a pip-less venv, in the one RUN that installs the requirements."""
+    text = _render()
+    assert _instructions(text) == ["FROM", "ENV", "WORKDIR", "COPY", "RUN", "COPY", "COPY",
+                                   "COPY", "COPY", "EXPOSE", "USER", "STOPSIGNAL",
+                                   "HEALTHCHECK", "CMD"]
+    assert '"$base" -m venv --without-pip /opt/venv' in text
+    assert "PIP_PYTHON=/opt/venv/bin/python" in text
+    # pip older than 22.3 has no --python: then the venv gets its own pip, as before
+    assert '"$base" -m pip --python /opt/venv/bin/python --version' in text
+    assert text.index("-m venv --without-pip") < text.index("pip install -r")
+
+
+def test_a_base_without_python_keeps_the_system_step_before_the_dependencies():
+    """A CUDA runtime image needs Python installed: that step stays cached when only the
+    requirements change."""
+    text = _render(base_image="nvidia/cuda:12.4.1-runtime-ubuntu22.04", nvidia=True)
+    assert _instructions(text)[:6] == ["FROM", "ENV", "RUN", "WORKDIR", "COPY", "RUN"]
+    lines = text.splitlines()
+    assert _index(lines, "apt-get install") < _index(lines, "WORKDIR") < \
+        _index(lines, "pip install")
+
+
+@pytest.mark.parametrize(("base", "official"), [
+    ("python:3.11-slim-bookworm", True), ("docker.io/library/python:3.12", True),
+    ("python@sha256:" + "0" * 64, True), ("ghcr.io/org/python:3.11", False),
+    ("nvidia/cuda:12.4.1-runtime-ubuntu22.04", False), ("mypython:1", False),
+])
+def test_official_python_image_names(base, official):
+    assert df._is_python_image(base) is official
 
 
 def test_no_requirements_means_no_install_step():
@@ -145,5 +187,8 @@ def test_default_command(top, expected):
 
 def test_env_values_are_quoted_when_needed():
     text = _render(env={"GREETING": "hello world", "MODE": "fast"})
-    assert f"ENV GREETING={json.dumps('hello world')}" in text
-    assert "ENV MODE=fast" in text
+    lines = text.splitlines()
+    # one ENV instruction after the code layers: serve.env changes rebuild no dependencies
+    at = _index(lines, f"ENV GREETING={json.dumps('hello world')} \\")
+    assert lines[at + 1] == "    MODE=fast"
+    assert at > _index(lines, '"server.py"')
