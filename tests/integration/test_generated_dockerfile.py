@@ -1,8 +1,10 @@
-"""The generated Dockerfile's virtual environment, built by the real engine: on a base whose pip
-can install into another interpreter (pip >= 22.3, the test bed's python stand-in) the venv is
-made without pip and the base's pip fills it; on a base with an older pip (as Ubuntu 22.04's,
-which CUDA runtime images get) the venv gets its own pip. Either way the requirements are
-importable from the venv's python and nowhere else. One tiny requirement keeps both builds fast.
+"""The generated Dockerfile's virtual environment, built by the real engine. The venv is made
+without pip and the base image's pip package, linked alone, installs into it: on the test bed's
+python stand-in (an official image's name), on a base with Ubuntu 22.04's older pip (which CUDA
+runtime images get, checked to run from the venv since the name is not an official image's),
+and a base without pip gives the venv its own pip, as before. Every way, the requirement is
+importable from the venv's python and not from the base's. One tiny requirement keeps the
+builds fast.
 """
 
 from __future__ import annotations
@@ -29,22 +31,37 @@ PROBE = ("import importlib.util, json, os, sys; print(json.dumps({'prefix': sys.
          "'venv_pip': os.path.exists('/opt/venv/bin/pip')}))")
 
 
-@pytest.fixture(scope="module")
-def old_pip_base(docker_client: Any) -> str:
-    """The python stand-in with pip downgraded to 22.0.2 (built once, then cached)."""
-    dockerfile = ("FROM python:3.11-slim-bookworm\nCOPY ca.crt /tmp/ca.crt\n"
-                  f"RUN PIP_CERT=/tmp/ca.crt python3 -m pip install --no-cache-dir "
-                  f"--disable-pip-version-check pip=={OLD_PIP} && rm /tmp/ca.crt\n")
+def _derived_base(docker_client: Any, tag: str, run: str, files: dict[str, bytes]) -> str:
+    """A base made from the python stand-in by one RUN (built once, then cached)."""
+    dockerfile = f"FROM python:3.11-slim-bookworm\nCOPY . /tmp/ctx/\nRUN {run}\n"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in (("Dockerfile", dockerfile.encode()), ("ca.crt", CA.read_bytes())):
+        for name, data in {"Dockerfile": dockerfile.encode(), **files}.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
-    docker_client.images.build(fileobj=context, custom_context=True, tag=OLD_PIP_BASE,
+    docker_client.images.build(fileobj=context, custom_context=True, tag=tag,
                                network_mode="host", rm=True, pull=False)
-    return OLD_PIP_BASE
+    return tag
+
+
+@pytest.fixture(scope="module")
+def old_pip_base(docker_client: Any) -> str:
+    """The python stand-in with pip downgraded to Ubuntu 22.04's 22.0.2."""
+    return _derived_base(
+        docker_client, OLD_PIP_BASE,
+        "PIP_CERT=/tmp/ctx/ca.crt python3 -m pip install --no-cache-dir "
+        f"--disable-pip-version-check pip=={OLD_PIP} && rm -rf /tmp/ctx",
+        {"ca.crt": CA.read_bytes()})
+
+
+@pytest.fixture(scope="module")
+def pipless_base(docker_client: Any) -> str:
+    """The python stand-in without a pip package (its ensurepip wheels stay)."""
+    return _derived_base(docker_client, "modelship-it/pipless-base:1",
+                         "rm -rf /usr/lib/python3/dist-packages/pip /tmp/ctx "
+                         "&& ! python3 -c 'import pip'", {})
 
 
 def _project(root: Path, base: str) -> Path:
@@ -87,9 +104,17 @@ def test_a_modern_pip_fills_a_venv_made_without_pip(docker_client, tmp_path, mon
     assert "Successfully installed prometheus" in log
 
 
-def test_an_old_pip_gives_the_venv_its_own(docker_client, tmp_path, monkeypatch, capsys,
-                                           old_pip_base):
+def test_an_old_pip_from_the_base_fills_the_venv_too(docker_client, tmp_path, monkeypatch,
+                                                    capsys, old_pip_base):
     config = _project(tmp_path / "old", old_pip_base)
+    probe, log = _build_and_probe(config, docker_client, monkeypatch, capsys)
+    assert probe == {"prefix": "/opt/venv", "found": True, "venv_pip": False}
+    assert "Successfully installed prometheus" in log
+
+
+def test_a_base_without_pip_gives_the_venv_its_own(docker_client, tmp_path, monkeypatch,
+                                                   capsys, pipless_base):
+    config = _project(tmp_path / "pipless", pipless_base)
     probe, log = _build_and_probe(config, docker_client, monkeypatch, capsys)
     assert probe == {"prefix": "/opt/venv", "found": True, "venv_pip": True}
     assert "Successfully installed prometheus" in log

@@ -138,7 +138,7 @@ def render(spec: Spec, *, directories: Iterable[str] = ()) -> str:
     # of its own, so a requirements change does not reinstall Python.
     merged = bool(spec.requirements) and _is_python_image(spec.base_image)
     if not merged:
-        lines.append("RUN " + " \\\n    && ".join(_SYSTEM_SETUP))
+        lines.append("RUN " + " \\\n    && ".join(_system_setup(check_pip=True)))
     lines += [f"WORKDIR {APP}", "", "# 1. dependencies"]
     lines += _dependency_lines(spec, copy_lines, merged)
     lines += ["", "# 2. model weights"]
@@ -165,26 +165,37 @@ def render(spec: Spec, *, directories: Iterable[str] = ()) -> str:
 
 
 # The system setup, one shell command per item. CUDA runtime images ship no Python: it is
-# installed only when missing. The virtual environment is made WITHOUT pip: bootstrapping pip
-# into it (ensurepip) was most of the time a cold build spent beyond a plain `pip install`;
-# the base image's own pip installs into it instead (`pip --python`, pip >= 22.3, given by
-# PIP_PYTHON). An older pip (Ubuntu 22.04's 22.0) cannot do that: then the venv gets its own
-# pip as before, and ignores PIP_PYTHON. `base` is the image's python3, found before the venv's
-# bin directory (first on PATH) exists.
-_SYSTEM_SETUP = (
-    "if ! command -v python3 >/dev/null 2>&1; then \\\n"
-    "        apt-get update \\\n"
-    "        && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\\n"
-    "           python3 python3-venv python3-pip ca-certificates \\\n"
-    "        && rm -rf /var/lib/apt/lists/*; \\\n"
-    "    fi",
-    'base="$(command -v python3)"',
-    f'"$base" -m venv --without-pip {VENV}',
-    f'{{ "$base" -m pip --python {VENV}/bin/python --version >/dev/null 2>&1 \\\n'
-    f'        || "$base" -m venv {VENV}; }}',
-    f"(useradd --uid {UID} --create-home --shell /usr/sbin/nologin model \\\n"
-    f"        || adduser -D -u {UID} model)",
-)
+# installed only when missing (`base` is the image's python3, found before the venv's bin
+# directory, first on PATH, exists). The virtual environment is made WITHOUT pip: bootstrapping
+# pip into it (ensurepip) cost more than all the rest of a cold build beyond a plain
+# `pip install`. The base's own pip package, linked alone into a directory of its own
+# (BASE_PIP), runs in the venv's interpreter and installs into the venv: only pip is shared,
+# so the base's other packages (setuptools, wheel) are not taken as installed. A base without
+# pip, or (checked outside the official python images) whose pip cannot run from the venv,
+# gives the venv its own pip as before.
+BASE_PIP = f"{VENV}/.base-pip"
+_PIP_DIR = "import os, pip; print(os.path.dirname(pip.__file__))"
+
+
+def _system_setup(*, check_pip: bool) -> list[str]:
+    fallback = f'"$base" -m venv {VENV}'
+    usable = (f"PYTHONPATH={BASE_PIP} {VENV}/bin/python -m pip --version >/dev/null 2>&1"
+              if check_pip else f"[ -e {BASE_PIP}/pip ]")
+    return [
+        "if ! command -v python3 >/dev/null 2>&1; then \\\n"
+        "        apt-get update \\\n"
+        "        && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\\n"
+        "           python3 python3-venv python3-pip ca-certificates \\\n"
+        "        && rm -rf /var/lib/apt/lists/*; \\\n"
+        "    fi",
+        'base="$(command -v python3)"',
+        f'"$base" -m venv --without-pip {VENV}',
+        f"if pip_dir=\"$(\"$base\" -c '{_PIP_DIR}' 2>/dev/null)\"; then \\\n"
+        f'        mkdir {BASE_PIP} && ln -s "$pip_dir" {BASE_PIP}/pip; fi',
+        f"{{ {usable} || {{ rm -rf {BASE_PIP} && {fallback}; }}; }}",
+        f"(useradd --uid {UID} --create-home --shell /usr/sbin/nologin model \\\n"
+        f"        || adduser -D -u {UID} model)",
+    ]
 
 
 def _env_line(spec: Spec) -> str:
@@ -193,7 +204,6 @@ def _env_line(spec: Spec) -> str:
         "PYTHONUNBUFFERED": "1",
         "PIP_NO_CACHE_DIR": "1",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_PYTHON": f"{VENV}/bin/python",  # the image's pip installs into the venv
         "VIRTUAL_ENV": VENV,
         "PATH": f"{VENV}/bin:$PATH",
         "PORT": str(spec.port),  # here, not a step of its own: each build step costs time
@@ -213,13 +223,14 @@ def _dependency_lines(spec: Spec, copy_lines: Callable[[Sequence[str]], list[str
     copies = copy_lines(spec.requirements)
     main_req = "requirements.txt" if "requirements.txt" in spec.requirements else \
         spec.requirements[0]
-    install = f"pip install -r {APP}/{main_req}"
+    # the venv's python runs pip: the base's (BASE_PIP) or, after a fallback, its own
+    install = f"PYTHONPATH={BASE_PIP} {VENV}/bin/python -m pip install -r {APP}/{main_req}"
     if spec.ca_bundle:
         ca = f"{APP}/{posixpath.basename(CA_IN_CONTEXT)}"
         # the requirement files are top-level files: their one COPY takes the bundle along
         copies[-1] = copies[-1].replace(f'"{APP}/"]', f'"{CA_IN_CONTEXT}", "{APP}/"]')
         install = f"PIP_CERT={ca} {install} \\\n    && rm -f {ca}"
-    steps = [*_SYSTEM_SETUP, install] if merged else [install]
+    steps = [*_system_setup(check_pip=False), install] if merged else [install]
     return [*copies, "RUN " + " \\\n    && ".join(steps)]
 
 

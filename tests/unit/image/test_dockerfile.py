@@ -109,7 +109,8 @@ def test_ca_bundle_is_used_only_for_the_install_step():
                            '"/app/"]')
     assert lines[copy + 1].startswith("RUN ")
     run = "\n".join(lines[copy + 1:_index(lines, "# 2. model weights")])
-    assert "PIP_CERT=/app/modelship-ca.crt pip install -r /app/requirements.txt" in run
+    assert "PIP_CERT=/app/modelship-ca.crt PYTHONPATH=/opt/venv/.base-pip " in run
+    assert "-m pip install -r /app/requirements.txt" in run
     assert run.rstrip().endswith("&& rm -f /app/modelship-ca.crt")
     assert "PIP_CERT" not in "".join(line for line in lines if line.startswith("ENV"))
 
@@ -121,17 +122,23 @@ def _instructions(text: str) -> list[str]:
 
 def test_python_base_makes_its_venv_in_the_install_step_without_bootstrapping_pip():
     """Every build step costs a container and a commit, and bootstrapping pip into the venv
-    (ensurepip) cost more than the rest of the system setup: the official python image's own
-    pip installs into a pip-less venv, in the one RUN that installs the requirements."""
+    (ensurepip) cost more than the rest of the system setup: on an official python image the
+    base's own pip, linked alone, installs into a pip-less venv, in the one RUN that installs
+    the requirements."""
     text = _render()
     assert _instructions(text) == ["FROM", "ENV", "WORKDIR", "COPY", "RUN", "COPY", "COPY",
                                    "COPY", "COPY", "EXPOSE", "USER", "STOPSIGNAL",
                                    "HEALTHCHECK", "CMD"]
     assert '"$base" -m venv --without-pip /opt/venv' in text
-    assert "PIP_PYTHON=/opt/venv/bin/python" in text
-    # pip older than 22.3 has no --python: then the venv gets its own pip, as before
-    assert '"$base" -m pip --python /opt/venv/bin/python --version' in text
+    assert 'ln -s "$pip_dir" /opt/venv/.base-pip/pip' in text
+    # a base without pip gives the venv its own, as before
+    assert '[ -e /opt/venv/.base-pip/pip ] || { rm -rf /opt/venv/.base-pip && "$base" -m venv ' \
+        "/opt/venv; }" in text
+    assert "PYTHONPATH=/opt/venv/.base-pip /opt/venv/bin/python -m pip install -r " \
+        "/app/requirements.txt" in text
     assert text.index("-m venv --without-pip") < text.index("pip install -r")
+    assert "PYTHONPATH" not in "".join(line for line in text.splitlines()
+                                       if line.startswith("ENV"))
 
 
 def test_a_base_without_python_keeps_the_system_step_before_the_dependencies():
@@ -142,6 +149,8 @@ def test_a_base_without_python_keeps_the_system_step_before_the_dependencies():
     lines = text.splitlines()
     assert _index(lines, "apt-get install") < _index(lines, "WORKDIR") < \
         _index(lines, "pip install")
+    # outside the official images the base's pip must prove it runs from the venv
+    assert "PYTHONPATH=/opt/venv/.base-pip /opt/venv/bin/python -m pip --version" in text
 
 
 @pytest.mark.parametrize(("base", "official"), [
