@@ -248,7 +248,8 @@ def test_variants_build_and_serve(variant, example_build, docker_client, workdir
                      "--repository", f"{registry.host}/it/{variant}"], workdir / variant)
     assert run.code == 0, run.err[-3000:]
     assert run.result["smoke"]["passed"] is True
-    assert run.result["build"]["cached_steps"] >= 5  # dependencies came from the cache
+    # dependencies came from the cache: ENV, WORKDIR, the requirements COPY and the install
+    assert run.result["build"]["cached_steps"] >= 4
     if variant == "sentiment-flaky":
         rows = [{"text": f"sample {i}"} for i in range(10)]
         with pytest.raises(smoke.Rejected, match="answered HTTP 500"):

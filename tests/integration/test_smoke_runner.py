@@ -98,6 +98,17 @@ def test_smoke_test_inside_the_runner_reads_predictions(runner_build, runner, do
     assert not docker_client.containers.list(all=True, filters=SMOKE_LABEL)
 
 
+def test_a_second_build_right_after_passes_its_smoke_test_too(runner_build, runner):
+    """The first model server's closed connections linger in TIME_WAIT on serve.port in the
+    runner's namespace: they must not make the next smoke test think the port is taken."""
+    code, out = runner.exec_run(
+        ["python", "-m", "modelship", "build", "--config", f"{WORKSPACE}/modelship.yaml",
+         "--json", "--repository", "modelship-it/smoke-runner"], demux=True)
+    stdout, stderr = (part.decode("utf-8", "replace") if part else "" for part in out)
+    assert code == 0, stderr[-3000:]
+    assert json.loads(stdout.strip().splitlines()[-1])["smoke"]["requests"] == 3
+
+
 def _wait_serving(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -137,7 +148,9 @@ def test_a_port_held_inside_the_runner_is_named_before_the_model_starts(runner, 
     """In a shared namespace serve.port must be free: something in the action's container
     holding it gives a clear error instead of a model dying with 'address in use'."""
     holder = ("import socket, subprocess, sys\n"
-              "s = socket.socket(); s.bind(('127.0.0.1', 8080)); s.listen()\n"
+              "s = socket.socket()\n"
+              "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+              "s.bind(('127.0.0.1', 8080)); s.listen()\n"
               "p = subprocess.run([sys.executable, '-m', 'modelship', 'build', '--config', "
               f"'{WORKSPACE}/modelship.yaml', '--repository', 'modelship-it/smoke-runner'],"
               " capture_output=True, text=True)\n"

@@ -142,6 +142,9 @@ def check_port_free(reach: Reach, port: int) -> None:
     if reach.share is None:
         return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as servers do: a previous smoke test's connections in TIME_WAIT must not count,
+        # only a socket that listens on the port
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             # every address, as a server in the model container would bind; nothing listens
             probe.bind(("0.0.0.0", port))  # noqa: S104 (a probe, closed at once)

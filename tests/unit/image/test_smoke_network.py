@@ -65,3 +65,19 @@ def test_a_port_held_in_our_namespace_is_named_before_the_model_starts():
         with pytest.raises(InfraError, match=f"port {port} \\(serve.port\\) is already in use"):
             smoke_network.check_port_free(smoke_network.Reach(share=ID), port)
     smoke_network.check_port_free(smoke_network.Reach(share=ID), port)  # free again
+
+
+def test_a_previous_smoke_tests_closed_connections_do_not_hold_the_port():
+    """The model server closes its side first, leaving connections in TIME_WAIT on serve.port
+    for a minute; a second smoke test in the same namespace must still find the port free.
+    (The server sets SO_REUSEADDR, as Python's http.server, uvicorn and gunicorn do.)"""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        served, _ = listener.accept()
+        served.close()  # the server's active close: TIME_WAIT on 127.0.0.1:<port>
+        client.close()
+    smoke_network.check_port_free(smoke_network.Reach(share=ID), port)
