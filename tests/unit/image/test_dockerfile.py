@@ -50,7 +50,7 @@ def test_layer_order_dependencies_then_weights_then_code():
     install = _index(lines, "pip install --no-compile -r /app/requirements.txt")
     weights = _index(lines, 'COPY ["model", "/app/model/"]')
     onnx = _index(lines, '"classifier.onnx"')
-    code = _index(lines, '"server.py"')
+    code = _index(lines, '"server.py", "/app/"]')
     assert deps < install < weights < code
     assert install < onnx < code
     # the code COPY carries no weights or requirements: a code change leaves them cached
@@ -66,10 +66,13 @@ def test_non_root_user_health_check_and_command():
     text = _render(port=9000, health="/ready", command=["python", "-m", "app"])
     lines = text.splitlines()
     assert "USER 10001" in lines
-    assert _index(lines, "USER 10001") > _index(lines, '"server.py", "/app/"]')
+    # after the last RUN (installs run as root), before weights and code (cached on a change)
+    last_run = max(i for i, line in enumerate(lines) if line.startswith("RUN "))
+    assert last_run < _index(lines, "USER 10001") < _index(lines, 'COPY ["model"')
     health = next(line for line in lines if line.strip().startswith("CMD [\"python\", \"-c\""))
     assert "http://127.0.0.1:9000/ready" in health
-    assert lines[-1] == 'CMD ["python", "-m", "app"]'
+    assert 'CMD ["python", "-m", "app"]' in lines
+    assert lines[-1].startswith("COPY ")  # the code layer is the last
     assert "EXPOSE 9000" in lines
     assert "    PORT=9000" in lines  # in the one ENV instruction before the dependencies
     assert "HEALTHCHECK" in text
@@ -88,7 +91,7 @@ def test_stop_signal_is_one_python_honours_as_pid_1(overrides):
     stops = [line for line in lines if line.startswith("STOPSIGNAL")]
     assert stops == ["STOPSIGNAL SIGINT"]
     assert _index(lines, "FROM") < _index(lines, "STOPSIGNAL") < len(lines) - 1
-    assert lines[-1].startswith("CMD [")
+    assert sum(line.startswith("CMD [") for line in lines) == 1
     assert not any(line.startswith("ENTRYPOINT") for line in lines)
 
 
@@ -108,7 +111,7 @@ def test_ca_bundle_is_used_only_for_the_install_step():
     assert lines[copy] == ('COPY ["requirements.txt", ".modelship-build/modelship-ca.crt", '
                            '"/app/"]')
     assert lines[copy + 1].startswith("RUN ")
-    run = "\n".join(lines[copy + 1:_index(lines, "# 2. model weights")])
+    run = "\n".join(lines[copy + 1:_index(lines, "# 2. serving settings")])
     assert "PIP_CERT=/app/modelship-ca.crt PYTHONPATH=/opt/venv/.base-pip " in run
     assert "-m pip install --no-compile -r /app/requirements.txt" in run
     assert "    && rm -f /app/modelship-ca.crt \\" in run.splitlines()
@@ -126,9 +129,9 @@ def test_python_base_makes_its_venv_in_the_install_step_without_bootstrapping_pi
     base's own pip, linked alone, installs into a pip-less venv, in the one RUN that installs
     the requirements."""
     text = _render()
-    assert _instructions(text) == ["FROM", "ENV", "WORKDIR", "COPY", "RUN", "COPY", "COPY",
-                                   "COPY", "COPY", "EXPOSE", "USER", "STOPSIGNAL",
-                                   "HEALTHCHECK", "CMD"]
+    assert _instructions(text) == ["FROM", "ENV", "WORKDIR", "COPY", "RUN", "EXPOSE", "USER",
+                                   "STOPSIGNAL", "HEALTHCHECK", "CMD", "COPY", "COPY", "COPY",
+                                   "COPY"]
     assert '"$base" -m venv --without-pip /opt/venv' in text
     assert 'ln -s "$pip_dir" /opt/venv/.base-pip/pip' in text
     # a base without pip gives the venv its own, as before
@@ -204,4 +207,4 @@ def test_env_values_are_quoted_when_needed():
     # one ENV instruction after the code layers: serve.env changes rebuild no dependencies
     at = _index(lines, f"ENV GREETING={json.dumps('hello world')} \\")
     assert lines[at + 1] == "    MODE=fast"
-    assert at > _index(lines, '"server.py"')
+    assert _index(lines, "pip install") < at < _index(lines, 'COPY ["model"')
