@@ -235,22 +235,14 @@ def _dependency_lines(spec: Spec, copy_lines: Callable[[Sequence[str]], list[str
     main_req = "requirements.txt" if "requirements.txt" in spec.requirements else \
         spec.requirements[0]
     # the venv's python runs pip: the base's (BASE_PIP) or, after a fallback, its own
-    install = (f"PYTHONPATH={BASE_PIP} {VENV}/bin/python -m pip install --no-compile "
-               f"-r {APP}/{main_req}")
+    install = f"PYTHONPATH={BASE_PIP} {VENV}/bin/python -m pip install -r {APP}/{main_req}"
     if spec.ca_bundle:
         ca = f"{APP}/{posixpath.basename(CA_IN_CONTEXT)}"
         # the requirement files are top-level files: their one COPY takes the bundle along
         copies[-1] = copies[-1].replace(f'"{APP}/"]', f'"{CA_IN_CONTEXT}", "{APP}/"]')
         install = f"PIP_CERT={ca} {install} \\\n    && rm -f {ca}"
     steps = [*_system_setup(check_pip=False), install] if merged else [install]
-    steps.append(COMPILE)
     return [*copies, "RUN " + " \\\n    && ".join(steps)]
-
-
-# pip byte-compiles what it installs one file at a time, and that was most of an install's
-# time (more than the download, for numpy): compile the venv on every core instead. Files that
-# do not compile (templates named .py, Python 2 leftovers) are skipped silently, as pip does.
-COMPILE = f"{{ {VENV}/bin/python -m compileall -qq -j 0 {VENV}/lib || true; }}"
 
 
 def _is_python_image(base_image: str) -> bool:
