@@ -254,3 +254,31 @@ def _is_python_image(base_image: str) -> bool:
 
 def _quote(value: str) -> str:
     return value if re.fullmatch(r"[\w./:$,=-]+", value) else json.dumps(value)
+
+
+# -- labels ------------------------------------------------------------------------------------
+# The engine's build API turns each label it is given into a build step of its own (a container
+# and a commit each, on every build: `created` changes every time). Written into the Dockerfile
+# as one LABEL instruction at the end they cost one step. Only what needs no quoting rules is
+# written so (no quote, backslash, backtick, `$` or line break: the Dockerfile would expand `$`);
+# anything else, or a Dockerfile whose last line continues or which sets its own escape
+# character, keeps the API's way.
+_LITERAL = re.compile(r'^[^"\\`$\r\n]+$')
+_ESCAPE_DIRECTIVE = re.compile(r"^#\s*escape\s*=", re.I)
+
+
+def fold_labels(text: str, labels: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """(the Dockerfile with one LABEL instruction appended, the labels left for the API)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    directives = [line for line in lines[:5] if line.startswith("#")]
+    if not lines or lines[-1].rstrip().endswith("\\") or \
+            any(_ESCAPE_DIRECTIVE.match(line) for line in directives):
+        return text, dict(labels)
+    folded = {k: v for k, v in labels.items() if _LITERAL.match(k) and
+              (v == "" or _LITERAL.match(v))}
+    if not folded:
+        return text, dict(labels)
+    pairs = " \\\n    ".join(f'"{k}"="{v}"' for k, v in sorted(folded.items()))
+    labelled = (f"{text.rstrip()}\n\n# labels (modelship build): one step, not one per label\n"
+                f"LABEL {pairs}\n")
+    return labelled, {k: v for k, v in labels.items() if k not in folded}
