@@ -248,7 +248,8 @@ def test_variants_build_and_serve(variant, example_build, docker_client, workdir
                      "--repository", f"{registry.host}/it/{variant}"], workdir / variant)
     assert run.code == 0, run.err[-3000:]
     assert run.result["smoke"]["passed"] is True
-    assert run.result["build"]["cached_steps"] >= 5  # dependencies came from the cache
+    # dependencies came from the cache: ENV, WORKDIR, the requirements COPY and the install
+    assert run.result["build"]["cached_steps"] >= 4
     if variant == "sentiment-flaky":
         rows = [{"text": f"sample {i}"} for i in range(10)]
         with pytest.raises(smoke.Rejected, match="answered HTTP 500"):
@@ -347,10 +348,12 @@ def test_cuda_profile_builds_with_a_stand_in_base_and_carries_cuda_labels(
     assert f"{repo}:latest" in result["tags"]
     assert f"{repo}:main" in result["tags"]
     assert result["smoke"]["passed"] is True
-    if shutil.which("nvidia-smi") is None:
-        assert result["smoke"]["gpu"] is False
-        assert any("GPU path not exercised" in n for n in result["smoke"]["notes"])
-        assert "GPU path not exercised" in run.err
+    # the smoke test asked the engine for GPUs for the model container; this engine has none
+    assert "nvidia" not in (docker_client.info().get("Runtimes") or {})
+    assert result["smoke"]["gpu"] is False
+    assert result["smoke"]["gpu_reason"].startswith("no GPU on this runner: ")
+    assert any("GPU path not exercised" in n for n in result["smoke"]["notes"])
+    assert "GPU path not exercised: no GPU on this runner" in run.err
     labels = docker_client.images.get(result["image"]).labels
     assert labels["modelship.io/accelerator"] == "nvidia"
     assert labels["modelship.io/cuda-version"] == "12.4"

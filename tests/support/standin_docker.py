@@ -27,11 +27,19 @@ class StandInContainer:
 
 
 class StandInDocker:
-    """`client.containers.run(...)` hands back the one stand-in container."""
+    """`client.containers.run(...)` hands back the one stand-in container; the engine knows no
+    container we might be running in (`api.inspect_container` finds none), so the smoke test
+    takes the published-port path."""
 
     def __init__(self, container: StandInContainer) -> None:
         self.containers = self
+        self.api = self
         self.container = container
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        import docker.errors
+
+        raise docker.errors.NotFound(f"No such container: {container_id}")
 
     def run(self, image: str, **kwargs: Any) -> StandInContainer:
         return self.container

@@ -333,6 +333,7 @@ def smoke_spec(args: argparse.Namespace, cfg: Config,
         # `prediction`, is not required of a server that is never evaluated online)
         response_field=serve.response_field if cfg.has("gate.online.response_field") else None,
         timeout=timeout, nvidia=profile.kind == "nvidia", gpu_count=profile.gpu_count or 1,
+        gpu=cfg.get_str("image.smoke.gpu", "auto", choices=smoke.GPU_MODES),
         request_timeout=serve.timeout)
 
 
@@ -347,11 +348,13 @@ def _build_smoke_push(job: BuildJob, docker_client: Any) -> Outcome:
             and builder.pull_quietly(api, job.repo, branch_tag, job.auth):
         cache_from.append(f"{job.repo}:{branch_tag}")
         console.info(f"cache from {job.repo}:{branch_tag}")
+    extra_files, dockerfile_path, api_labels = context.with_labels(
+        job.ctx, job.dockerfile.extra_files, job.dockerfile.path, job.labels)
     with ghactions.group(f"docker build {job.refs[0]}"):
-        fileobj = context.archive(job.ctx, job.dockerfile.extra_files)
+        fileobj = context.archive(job.ctx, extra_files)
         try:
-            built = builder.build(api, fileobj, dockerfile=job.dockerfile.path, tag=job.refs[0],
-                                  labels=job.labels, buildargs=job.build_args,
+            built = builder.build(api, fileobj, dockerfile=dockerfile_path, tag=job.refs[0],
+                                  labels=api_labels, buildargs=job.build_args,
                                   cache_from=cache_from, network_mode=job.network,
                                   nocache=job.no_cache, platform=job.platform)
         finally:

@@ -1,6 +1,7 @@
 """The build context as a tar stream: the project (honouring .dockerignore, symlinks followed so
 shared files land in the image as files) plus files modelship adds under .modelship-build/
-(a generated Dockerfile, the CA bundle pip needs). The user's project is never written to."""
+(a generated Dockerfile, the CA bundle pip needs, a labelled copy of the project's Dockerfile).
+The user's project is never written to."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import IO
 from docker.utils.build import PatternMatcher
 
 from modelship.errors import UsageError
+from modelship.image import dockerfile
 
 EXTRA_DIR = ".modelship-build"
 
@@ -106,3 +108,22 @@ def archive(ctx: Context, extra: dict[str, bytes] | None = None) -> IO[bytes]:
             tar.addfile(info, io.BytesIO(content))
     fileobj.seek(0)
     return fileobj
+
+
+def with_labels(ctx: Context, extra: dict[str, bytes], dockerfile_path: str,
+                labels: dict[str, str]) -> tuple[dict[str, bytes], str, dict[str, str]]:
+    """(extra files, the Dockerfile's path, labels left for the engine's API) with the labels
+    written into the Dockerfile as one instruction (dockerfile.fold_labels). A project's own
+    Dockerfile inside the context goes along as a labelled copy: the project is untouched."""
+    files, path = dict(extra), dockerfile_path
+    try:
+        raw = files[path] if path in files else (ctx.root / path).read_bytes()
+        text, rest = dockerfile.fold_labels(raw.decode("utf-8"), labels)
+    except (OSError, UnicodeDecodeError):  # the build itself reports an unreadable Dockerfile
+        return files, path, dict(labels)
+    if rest == labels:
+        return files, path, dict(labels)
+    if path not in files:
+        path = f"{EXTRA_DIR}/Dockerfile"
+    files[path] = text.encode()
+    return files, path, rest

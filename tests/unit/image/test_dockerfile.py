@@ -50,7 +50,7 @@ def test_layer_order_dependencies_then_weights_then_code():
     install = _index(lines, "pip install -r /app/requirements.txt")
     weights = _index(lines, 'COPY ["model", "/app/model/"]')
     onnx = _index(lines, '"classifier.onnx"')
-    code = _index(lines, '"server.py"')
+    code = _index(lines, '"server.py", "/app/"]')
     assert deps < install < weights < code
     assert install < onnx < code
     # the code COPY carries no weights or requirements: a code change leaves them cached
@@ -66,12 +66,15 @@ def test_non_root_user_health_check_and_command():
     text = _render(port=9000, health="/ready", command=["python", "-m", "app"])
     lines = text.splitlines()
     assert "USER 10001" in lines
-    assert _index(lines, "USER 10001") > _index(lines, '"server.py", "/app/"]')
+    # after the last RUN (installs run as root), before weights and code (cached on a change)
+    last_run = max(i for i, line in enumerate(lines) if line.startswith("RUN "))
+    assert last_run < _index(lines, "USER 10001") < _index(lines, 'COPY ["model"')
     health = next(line for line in lines if line.strip().startswith("CMD [\"python\", \"-c\""))
     assert "http://127.0.0.1:9000/ready" in health
-    assert lines[-1] == 'CMD ["python", "-m", "app"]'
+    assert 'CMD ["python", "-m", "app"]' in lines
+    assert lines[-1].startswith("COPY ")  # the code layer is the last
     assert "EXPOSE 9000" in lines
-    assert "ENV PORT=9000" in lines
+    assert "    PORT=9000" in lines  # in the one ENV instruction before the dependencies
     assert "HEALTHCHECK" in text
 
 
@@ -88,7 +91,7 @@ def test_stop_signal_is_one_python_honours_as_pid_1(overrides):
     stops = [line for line in lines if line.startswith("STOPSIGNAL")]
     assert stops == ["STOPSIGNAL SIGINT"]
     assert _index(lines, "FROM") < _index(lines, "STOPSIGNAL") < len(lines) - 1
-    assert lines[-1].startswith("CMD [")
+    assert sum(line.startswith("CMD [") for line in lines) == 1
     assert not any(line.startswith("ENTRYPOINT") for line in lines)
 
 
@@ -104,11 +107,62 @@ def test_ca_bundle_is_used_only_for_the_install_step():
     with_ca = _render(ca_bundle=True)
     lines = with_ca.splitlines()
     copy = _index(lines, df.CA_IN_CONTEXT)
-    install = _index(lines, "pip install")
-    assert copy == install - 1
-    assert "PIP_CERT=/tmp/modelship-ca.crt" in lines[install]
-    assert "rm -f /tmp/modelship-ca.crt" in lines[install]
+    # the bundle rides in the requirement files' COPY (no step of its own)
+    assert lines[copy] == ('COPY ["requirements.txt", ".modelship-build/modelship-ca.crt", '
+                           '"/app/"]')
+    assert lines[copy + 1].startswith("RUN ")
+    run = "\n".join(lines[copy + 1:_index(lines, "# 2. serving settings")])
+    assert "PIP_CERT=/app/modelship-ca.crt PYTHONPATH=/opt/venv/.base-pip " in run
+    assert "-m pip install -r /app/requirements.txt" in run
+    assert run.rstrip().endswith("\n    && rm -f /app/modelship-ca.crt")
     assert "PIP_CERT" not in "".join(line for line in lines if line.startswith("ENV"))
+
+
+def _instructions(text: str) -> list[str]:
+    return [line.split()[0] for line in text.splitlines()
+            if line and not line.startswith(("#", " "))]
+
+
+def test_python_base_makes_its_venv_in_the_install_step_without_bootstrapping_pip():
+    """Every build step costs a container and a commit, and bootstrapping pip into the venv
+    (ensurepip) cost more than the rest of the system setup: on an official python image the
+    base's own pip, linked alone, installs into a pip-less venv, in the one RUN that installs
+    the requirements."""
+    text = _render()
+    assert _instructions(text) == ["FROM", "ENV", "WORKDIR", "COPY", "RUN", "EXPOSE", "USER",
+                                   "STOPSIGNAL", "HEALTHCHECK", "CMD", "COPY", "COPY", "COPY",
+                                   "COPY"]
+    assert '"$base" -m venv --without-pip /opt/venv' in text
+    assert 'ln -s "$pip_dir" /opt/venv/.base-pip/pip' in text
+    # a base without pip gives the venv its own, as before
+    assert '[ -e /opt/venv/.base-pip/pip ] || { rm -rf /opt/venv/.base-pip && "$base" -m venv ' \
+        "/opt/venv; }" in text
+    assert "PYTHONPATH=/opt/venv/.base-pip /opt/venv/bin/python -m pip install -r " \
+        "/app/requirements.txt" in text
+    assert text.index("-m venv --without-pip") < text.index("pip install -r")
+    assert "PYTHONPATH" not in "".join(line for line in text.splitlines()
+                                       if line.startswith("ENV"))
+
+
+def test_a_base_without_python_keeps_the_system_step_before_the_dependencies():
+    """A CUDA runtime image needs Python installed: that step stays cached when only the
+    requirements change."""
+    text = _render(base_image="nvidia/cuda:12.4.1-runtime-ubuntu22.04", nvidia=True)
+    assert _instructions(text)[:6] == ["FROM", "ENV", "RUN", "WORKDIR", "COPY", "RUN"]
+    lines = text.splitlines()
+    assert _index(lines, "apt-get install") < _index(lines, "WORKDIR") < \
+        _index(lines, "pip install")
+    # outside the official images the base's pip must prove it runs from the venv
+    assert "PYTHONPATH=/opt/venv/.base-pip /opt/venv/bin/python -m pip --version" in text
+
+
+@pytest.mark.parametrize(("base", "official"), [
+    ("python:3.11-slim-bookworm", True), ("docker.io/library/python:3.12", True),
+    ("python@sha256:" + "0" * 64, True), ("ghcr.io/org/python:3.11", False),
+    ("nvidia/cuda:12.4.1-runtime-ubuntu22.04", False), ("mypython:1", False),
+])
+def test_official_python_image_names(base, official):
+    assert df._is_python_image(base) is official
 
 
 def test_no_requirements_means_no_install_step():
@@ -145,5 +199,8 @@ def test_default_command(top, expected):
 
 def test_env_values_are_quoted_when_needed():
     text = _render(env={"GREETING": "hello world", "MODE": "fast"})
-    assert f"ENV GREETING={json.dumps('hello world')}" in text
-    assert "ENV MODE=fast" in text
+    lines = text.splitlines()
+    # one ENV instruction after the code layers: serve.env changes rebuild no dependencies
+    at = _index(lines, f"ENV GREETING={json.dumps('hello world')} \\")
+    assert lines[at + 1] == "    MODE=fast"
+    assert _index(lines, "pip install") < at < _index(lines, 'COPY ["model"')
