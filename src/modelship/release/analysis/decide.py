@@ -121,10 +121,10 @@ def unmeasured(tests: Sequence[Check], canary: Counts | None, stable: Counts | N
     out = []
     for test in tests:
         what = "requests" if test.event.slower_than is None else "latency histogram"
-        if test.event.count(canary or Counts(None))[0] <= 0:
+        if not test.event.count(canary or Counts(None))[0] > 0:  # 0 or NaN
             out.append(f"{test.name} (no {what} on the canary)")
         elif test.kind == "compare" and weight < 100 and \
-                test.event.count(stable or Counts(None))[0] <= 0:
+                not test.event.count(stable or Counts(None))[0] > 0:
             out.append(f"{test.name} (no {what} on stable)")
     return out
 

@@ -156,7 +156,8 @@ class ServeProber:
             evidence["unmeasured"] = ["success"]
             return ProbeOutcome("inconclusive", reason + self._why(new), evidence)
         checks: list[dict[str, Any]] = [
-            {"name": "success", "value": new.answered / new.rows, "op": ">", "threshold": 0.0,
+            {"name": "success", "value": new.answered / max(new.rows, 1), "op": ">",
+             "threshold": 0.0,
              "passed": new.answered > 0, "kind": "success"}]
         unmeasured: list[str] = []
         skipped: list[str] = []
