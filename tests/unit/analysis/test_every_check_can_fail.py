@@ -293,3 +293,14 @@ def test_a_baseline_sharing_no_metric_with_the_results_is_a_usage_error() -> Non
     with pytest.raises(UsageError, match="shares no metric"):
         gate_judge.require_shared_metrics({"bleu": 30.0}, baseline)
     gate_judge.require_shared_metrics({"accuracy": 0.9}, baseline)
+
+
+def test_traffic_checks_no_step_will_ever_judge_are_inconclusive() -> None:
+    """A blue-green preview has no live traffic; without probes and without a bake after the
+    switch, the configured traffic checks would never yield a value."""
+    never = AnalysisSettings(min_requests=100, thresholds=(ERROR_LIMIT,))
+    verdict, reason = _assess(never, Fixed(GOOD, GOOD), None, 0)
+    assert verdict == "inconclusive"
+    assert "deploy.analysis.probes or deploy.analysis.bake" in reason
+    later = AnalysisSettings(min_requests=100, thresholds=(ERROR_LIMIT,), bake=60.0)
+    assert _assess(later, Fixed(GOOD, GOOD), None, 0)[0] == "passed"  # the bake judges it

@@ -103,6 +103,9 @@ class CanaryAnalysis:
         unreachable: str | None = None
         looks = 0
         probe, probed_at = None, 0.0
+        never = self._never_judged(step)
+        if never is not None:
+            return self._verdict(step, never, last, looks, probe, unreachable)
         while True:
             # probes run once a step; ones that measured nothing are asked again each interval
             # while the policy waits (pods may still be warming up)
@@ -144,6 +147,17 @@ class CanaryAnalysis:
                 return self._verdict(step, decision, last, looks, probe, unreachable)
             horizon = step.started_at + max(interval, s.max_wait)
             self._sleep(max(0.0, min(poll_seconds(interval), horizon - self._clock())))
+
+    def _never_judged(self, step: StepContext) -> Decision | None:
+        """A step without live traffic (a blue-green preview) and without probes, whose
+        traffic checks no bake will judge either: they would never yield a value."""
+        if self.provider is None or step.weight > 0 or self.prober is not None \
+                or self.settings.bake > 0:
+            return None
+        return Decision("inconclusive", "no-data",
+                        f"no data: {step.step} has no live traffic and no probes, and no bake "
+                        f"judges the traffic after it (set {self.settings.key}.probes or "
+                        f"{self.settings.key}.bake)")
 
     def _verdict(self, step: StepContext, decision: Decision, last: dict[str, Counts | None],
                  looks: int, probe: ProbeOutcome | None, unreachable: str | None) -> StepVerdict:
