@@ -245,6 +245,15 @@ def test_a_new_version_that_answers_nothing_readable_fails_beside_one_that_does(
         ["success", "agreement", "accuracy"]
 
 
+def test_server_errors_are_a_measurement_not_missing_data() -> None:
+    """Every request failed on the server's side (HTTP 500): the version was measured, and
+    failed, even with nothing to compare it with."""
+    errors = _version([None, None, None, None], unreadable=False)
+    outcome = _prober(0.9, ()).judge(errors, None)
+    assert outcome.verdict == "failed", outcome.reason
+    assert outcome.reason.startswith("success 0, expected > 0")
+
+
 def test_the_reason_names_the_response_field_and_shows_an_answer() -> None:
     outcome = _prober(0.9, ()).judge(NOTHING, NOTHING)
     assert "gate.online.response_field is 'prediction'" in outcome.reason

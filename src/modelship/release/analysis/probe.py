@@ -46,13 +46,15 @@ class VersionProbe:
     latency_ms: tuple[float, ...]
     predictions: tuple[str | None, ...]  # per row, None when it failed
     failure: str = ""  # the commonest failure: its cause and one answer, for the reason
-    unreadable: bool = False  # that failure is an answer with no prediction in it
+    unreadable: bool = False  # every failure is an answer with no prediction in it
 
     @property
     def measured(self) -> bool:
-        """Whether any prediction was read. A version that answered nothing readable has
-        accuracy 0 and error rate 1, which says as much about the reader as the model."""
-        return self.answered > 0
+        """Whether the answers say something about the version: a prediction was read, or a
+        request failed on the server's side (an error is a measurement). Answers that only
+        lacked a prediction say as much about the reader (gate.online.response_field) as
+        about the model: accuracy 0 and error rate 1 from those are not measured."""
+        return self.rows > 0 and (self.answered > 0 or not self.unreadable)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -136,9 +138,11 @@ class ServeProber:
                 correct += prediction is not None and prediction == str(result.row.reference)
         commonest = run.failures.commonest()
         failure = "" if commonest is None else _failure_text(commonest.example)
+        unreadable = bool(run.failures.total) and all(
+            group.kind in UNREADABLE for group in run.failures.groups())
         return VersionProbe(len(run.results), sum(p is not None for p in predictions),
                             labelled, correct, tuple(latencies), tuple(predictions), failure,
-                            commonest is not None and commonest.kind in UNREADABLE)
+                            unreadable)
 
     def judge(self, new: VersionProbe, current: VersionProbe | None) -> ProbeOutcome:
         """passed, failed, or inconclusive when a configured check measured nothing. The new
@@ -150,15 +154,14 @@ class ServeProber:
             "rows": new.rows, "canary": new.as_dict(),
             "stable": None if current is None else current.as_dict(),
             "agreement": None, "checks": [], "unmeasured": [], "skipped": []}
-        if not new.measured and (current is None or not current.measured):
+        if not new.measured and (current is None or not current.answered):
             who = "the new version's" if current is None else "either version's"
             reason = f"probes measured nothing: no prediction read from {who} answers"
             evidence["unmeasured"] = ["success"]
             return ProbeOutcome("inconclusive", reason + self._why(new), evidence)
         checks: list[dict[str, Any]] = [
             {"name": "success", "value": new.answered / max(new.rows, 1), "op": ">",
-             "threshold": 0.0,
-             "passed": new.answered > 0, "kind": "success"}]
+             "threshold": 0.0, "passed": new.answered > 0, "kind": "success"}]
         unmeasured: list[str] = []
         skipped: list[str] = []
         agreed = agreement(new, current) if current is not None else None
@@ -208,7 +211,7 @@ class ServeProber:
                     out.append(tolerance)
                 else:
                     skipped.append(f"{name} (no current version, no gate baseline value)")
-            elif name in current.metrics and current.measured:
+            elif name in current.metrics and current.answered:
                 out.append(tolerance)
             else:
                 unmeasured.append(f"{name} (no value from the current version"
