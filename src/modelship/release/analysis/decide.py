@@ -6,7 +6,7 @@ Order of evidence (the first that speaks decides, and the reason names it):
 2. probes: the new version's answers disagree with the current one's, or its accuracy on
    labelled rows fell below the tolerance -> failed;
 3. before one interval has passed, keep looking;
-4. enough evidence -> passed: at least `min_requests` canary requests and at least one, every
+4. enough evidence -> passed: at least `min_requests` (and at least 1) canary requests, every
    configured traffic check measured this step (requests for error checks, a latency
    histogram for latency checks, stable traffic too for a comparison below weight 100), or no
    live traffic to judge (weight 0 / without Prometheus); and probes passed when configured;
