@@ -57,7 +57,8 @@ def test_probes_that_read_no_prediction_stop_the_deploy_before_any_change(
     begun = time.monotonic()
     result = proj.deploy("2.0.0", check=2)
     seconds = time.monotonic() - begun
-    print(f"\npreflight: exit {result.code} in {seconds:.1f}s")
+    shown = [line for line in result.err.splitlines() if line.startswith("error:")]
+    print(f"\npreflight: exit {result.code} in {seconds:.1f}s: {shown}")
     assert "gate.online.response_field" in result.err
     assert "no field 'prediction'" in result.err
     assert '"label"' in result.err  # one answer shown

@@ -76,12 +76,15 @@ def test_the_right_field_reads_predictions(http_server: Serve) -> None:
                          ROWS) == 3
 
 
-def test_a_refused_request_names_the_request_template(http_server: Serve) -> None:
+def test_a_refused_request_is_reported_not_exit_2(http_server: Serve,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A 4xx may come from the API server's proxy as well as the model: reported with the
+    keys to check, and left to the probes."""
     url = http_server(_handler(422, {"detail": "field 'inputs' required"}))
-    with pytest.raises(ConfigError) as raised:
-        check_answers(ServeSpec(retries=0), _endpoint(url), ROWS)
-    assert raised.value.key == "gate.online.request"
-    assert "HTTP 422" in str(raised.value)
+    assert check_answers(ServeSpec(retries=0), _endpoint(url), ROWS) == 0
+    err = capsys.readouterr().err
+    assert "HTTP 422" in err
+    assert "gate.online.request" in err
 
 
 def test_server_errors_are_left_to_the_probes(http_server: Serve) -> None:
