@@ -262,6 +262,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
             raise UsageError(f"{where}: " + judge.availability_error(
                 name, task, values, precomputed=isinstance(source, readers.Precomputed),
                 online=run_online is not None))
+    judge.require_shared_metrics(values, baseline)
     checks = judge.judge(values, thresholds, baseline, found_intervals)
     passed = all(c.passed for c in checks)
     failed_line = None

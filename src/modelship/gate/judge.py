@@ -271,6 +271,18 @@ def judge(metrics: Mapping[str, float], thresholds: Mapping[str, Threshold],
     return checks
 
 
+def require_shared_metrics(metrics: Mapping[str, float], baseline: Baseline | None) -> None:
+    """A baseline compared on every metric both reports have must share one: a comparison of
+    nothing would pass without having measured anything (UsageError, exit 2)."""
+    if baseline is None or baseline.tolerances or any(n in baseline.metrics for n in metrics):
+        return
+    raise UsageError(f"{baseline.path}: the baseline report shares no metric with these results "
+                     f"(baseline: {', '.join(baseline.metrics) or 'none'}; results: "
+                     f"{', '.join(metrics) or 'none'}), so nothing would be compared",
+                     hint="point the baseline at a report of the same task, or name the "
+                          "metrics to compare under gate.baseline.tolerance")
+
+
 def _pair(interval: Any) -> list[float] | None:
     if not interval or interval.get("low") is None:
         return None

@@ -68,6 +68,8 @@ def failure_line(run: OnlineRun) -> str:
            if serving.uses_predict_path(settings.endpoint)
            else f"--endpoint has a path, used as given (serve.predict {settings.serve.predict} "
                 "is appended only to a base URL)")
+    if commonest is not None and commonest.kind == "missing-field":  # answered, nothing read
+        how = f"gate.online.response_field is '{settings.serve.response_field}'"
     others = len(run.failures.groups()) - 1
     more = f" ({others} other cause{'s' if others > 1 else ''} in the report)" if others > 0 else ""
     return f"{run.errors}/{run.rows} requests failed: {cause} — {how}{more}"

@@ -25,7 +25,8 @@ from modelship.outcome import Outcome
 from modelship.release import history, image_version, kube, lock, registry, report, settings
 from modelship.release import plan as plans
 from modelship.release import state as live_state
-from modelship.release.analysis.base import Analysis, ReadinessOnly
+from modelship.release.analysis import preflight
+from modelship.release.analysis.base import Analysis, Endpoint, ReadinessOnly
 from modelship.release.helm import Helm, HelmError
 from modelship.release.model import Desired, Track, repository_of
 from modelship.release.runner import Runner, RunResult
@@ -254,6 +255,15 @@ def deploy(args: argparse.Namespace, cfg: Config) -> Outcome:
     plans.check_pause_at(chosen, chosen.strategy, args.pause_at)
     analysis = analysis_for(chosen, cfg)
     sess = session(args, cfg, chosen=chosen)
+    # -- issue 24 preflight (move into deploy.py at merge): before the lock and any change,
+    # can the probes read a prediction from the version serving now? exit 2 if not
+    def serving_now() -> Endpoint | None:
+        state = sess.state(with_history=False)
+        return preflight.serving_endpoint(sess.api, chosen.namespace, chosen.release,
+                                          state.desired, state.extra)
+
+    preflight.before_deploy(analysis, serving_now, config_file=cfg.file)
+    # -- end of the issue 24 preflight
     new = target_image(args, cfg, chosen)
     with sess.locked():
         state = recover(sess, sess.state())

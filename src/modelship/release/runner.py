@@ -261,19 +261,17 @@ class Runner:
                 begun: float) -> StepVerdict:
         if not step.analyse:
             return StepVerdict("passed", "ready", {})
-        weight = split.get("weight", step.weight)
+        # blue-green: the new colour has live traffic only after the switch (preview 0)
+        weight = step.weight if desired.strategy == "blue-green" else split.get("weight")
+        new, current, track = self._versions(step, desired)
         context = StepContext(
             release=self.settings.release, namespace=self.settings.namespace,
             environment=self.settings.environment, strategy=desired.strategy, step=step.name,
             weight=weight if isinstance(weight, int) else step.weight,
             interval_seconds=step.interval, started_at=time.time(),
-            # a canary at 100% has no stable pods left to compare with: probes then judge
-            # the new version against the gate's baseline
-            stable=(None if desired.strategy == "canary" and desired.weight >= 100
-                    else self._endpoint(desired, stable=True)),
-            canary=self._endpoint(desired, stable=False),
+            stable=current, canary=new,
             labels={"release": self.settings.release, "namespace": self.settings.namespace,
-                    "track": "canary" if desired.strategy == "canary" else desired.idle})
+                    "track": track})
         try:
             if step.bake:
                 from modelship.release.analysis import factory
@@ -284,6 +282,19 @@ class Runner:
             return StepVerdict("usage", str(e), {})  # type: ignore[arg-type]
         except ModelshipError as e:
             return StepVerdict("error", f"analysis failed: {e.message}", {})
+
+    def _versions(self, step: Step, desired: Desired) -> tuple[Endpoint | None,
+                                                               Endpoint | None, str]:
+        """(new version, current one, the new one's `track` label). Canary at 100%: no stable
+        pods; rolling: one track; a blue-green bake: the active colour, the old one warm."""
+        if desired.strategy == "blue-green":  # the main Service, or the preview one (idle)
+            return (self._endpoint(desired, stable=step.bake),
+                    self._endpoint(desired, stable=not step.bake),
+                    desired.active if step.bake else desired.idle)
+        if desired.strategy == "rolling":
+            return self._endpoint(desired, stable=True), None, "stable"
+        current = None if desired.weight >= 100 else self._endpoint(desired, stable=True)
+        return self._endpoint(desired, stable=False), current, "canary"
 
     def _endpoint(self, desired: Desired, *, stable: bool) -> Endpoint | None:
         base = fullname(self.settings.release, self.extra)

@@ -39,16 +39,16 @@ def test_agreement_counts_rows_the_current_version_answered() -> None:
 
 def test_identical_answers_pass() -> None:
     outcome = _prober(tolerances=(Tolerance("accuracy", 0.02, False),)).judge(GOOD, GOOD)
-    assert outcome.passed is True
+    assert outcome.verdict == "passed"
     assert outcome.reason == "agreement 100.0%, accuracy 100.0%, 10/10 answered"
     assert outcome.evidence["agreement"] == 1.0
-    assert [c["name"] for c in outcome.evidence["checks"]] == ["agreement", "accuracy"]
+    assert [c["name"] for c in outcome.evidence["checks"]] == ["success", "agreement", "accuracy"]
 
 
 def test_wrong_answers_without_errors_fail_on_agreement_and_accuracy() -> None:
     wrong = _probe(["neg", "pos", "pos", "pos", "neg", "neg", "neg", "pos", "pos", "pos"], REFS)
     outcome = _prober(tolerances=(Tolerance("accuracy", 0.02, False),)).judge(wrong, GOOD)
-    assert outcome.passed is False
+    assert outcome.verdict == "failed"
     assert outcome.reason.startswith("agreement 0.3, expected >= 0.9; accuracy 0.3, expected "
                                      ">= 0.98 (current version 1, tolerance 0.02)")
     assert outcome.evidence["canary"]["error_rate"] == 0.0
@@ -60,7 +60,7 @@ def test_errors_and_latency_against_the_current_version() -> None:
     outcome = _prober(agreement_min=None,
                       tolerances=(Tolerance("error_rate", 0.0, False),
                                   Tolerance("latency_p95_ms", 10.0, True))).judge(flaky, GOOD)
-    assert outcome.passed is False
+    assert outcome.verdict == "failed"
     names = [c["name"] for c in outcome.evidence["checks"] if not c["passed"]]
     assert names == ["error_rate", "latency_p95_ms"]
     assert outcome.reason.endswith("(2 of 10 requests failed)")
@@ -71,7 +71,7 @@ def test_without_a_current_version_accuracy_is_held_to_the_gate_baseline() -> No
                      baseline={"accuracy": 0.9})
     worse = _probe(["pos", "neg", "neu", "pos", "neg", "neu", "pos", "pos", "pos", "pos"], REFS)
     outcome = prober.judge(worse, None)
-    assert outcome.passed is False
+    assert outcome.verdict == "failed"
     assert "accuracy 0.8, expected >= 0.85 (gate baseline 0.9, tolerance 0.05)" in \
         outcome.reason
     assert outcome.evidence["agreement"] is None

@@ -19,7 +19,13 @@ from typing import Any, Protocol
 
 from modelship.release.analysis.base import Progress, StepContext, StepVerdict
 from modelship.release.analysis.counts import Counts, quantile
-from modelship.release.analysis.decide import Decision, Look, decide
+from modelship.release.analysis.decide import (
+    Decision,
+    Look,
+    ProbeVerdict,
+    decide,
+    unmeasured,
+)
 from modelship.release.analysis.judge import Judge
 from modelship.release.analysis.prometheus import Labels, PrometheusUnavailable
 from modelship.release.analysis.settings import AnalysisSettings
@@ -33,7 +39,7 @@ class CountsProvider(Protocol):
 
 @dataclass(frozen=True)
 class ProbeOutcome:
-    passed: bool | None  # None: nothing to probe (no endpoint)
+    verdict: ProbeVerdict  # inconclusive: a configured probe check measured nothing
     reason: str
     evidence: dict[str, Any]
 
@@ -96,10 +102,18 @@ class CanaryAnalysis:
         last: dict[str, Counts | None] = {CANARY: None, STABLE: None}
         unreachable: str | None = None
         looks = 0
-        probe = None
-        if self.prober is not None:
-            probe = self.prober.probe(step, progress)
+        probe, probed_at = None, 0.0
+        never = self._never_judged(step)
+        if never is not None:
+            return self._verdict(step, never, last, looks, probe, unreachable)
         while True:
+            # probes run once a step; ones that measured nothing are asked again each interval
+            # while the policy waits (pods may still be warming up)
+            if self.prober is not None and (probe is None or (
+                    probe.verdict == "inconclusive"
+                    and self._clock() - probed_at >= interval)):
+                probed_at = self._clock()
+                probe = self.prober.probe(step, progress)
             now = self._clock()
             if traffic_needed and self.provider is not None:
                 looks += 1
@@ -125,12 +139,25 @@ class CanaryAnalysis:
                 traffic_needed=traffic_needed,
                 canary_requests=canary_now.requests if canary_now is not None else None,
                 unreachable=unreachable, rejected=self.judge.rejected(),
-                probes=None if probe is None else probe.passed,
-                probe_reason="" if probe is None else probe.reason))
+                probes=None if probe is None else probe.verdict,
+                probe_reason="" if probe is None else probe.reason,
+                unmeasured=unmeasured(self.judge.tests, last[CANARY], last[STABLE],
+                                      step.weight)))
             if decision is not None:
                 return self._verdict(step, decision, last, looks, probe, unreachable)
             horizon = step.started_at + max(interval, s.max_wait)
             self._sleep(max(0.0, min(poll_seconds(interval), horizon - self._clock())))
+
+    def _never_judged(self, step: StepContext) -> Decision | None:
+        """A step without live traffic (a blue-green preview) and without probes, whose
+        traffic checks no bake will judge either: they would never yield a value."""
+        if self.provider is None or step.weight > 0 or self.prober is not None \
+                or self.settings.bake > 0:
+            return None
+        return Decision("inconclusive", "no-data",
+                        f"no data: {step.step} has no live traffic and no probes, and no bake "
+                        f"judges the traffic after it (set {self.settings.key}.probes or "
+                        f"{self.settings.key}.bake)")
 
     def _verdict(self, step: StepContext, decision: Decision, last: dict[str, Counts | None],
                  looks: int, probe: ProbeOutcome | None, unreachable: str | None) -> StepVerdict:

@@ -7,12 +7,16 @@ wrong). Between versions: agreement, the share of rows the current version answe
 new one gave the same prediction (compared as strings, as the gate compares labels).
 
 Checks (any failing fails the step, and the reason names it):
+- success: at least one prediction read from the new version;
 - agreement >= `probes.agreement`, when the current version is reachable;
 - the gate's baseline comparison (gate.judge: the same tolerance semantics, absolute or "10%")
   of the new version's accuracy, error_rate and latency_p95_ms against the current version
   measured on the same rows now; tolerances from `probes.tolerance`, else the gate's
   `gate.baseline.tolerance` entries for those metrics. Without a current version to ask,
   accuracy is compared with the gate's baseline report, when there is one.
+A configured check that measured nothing (no prediction read from a version it needs) makes
+the probes inconclusive, never passed; the reason names gate.online.response_field and shows
+one answer when answers came back without a prediction in them.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from modelship import serving
+from modelship import console, serving
 from modelship.config import Config
 from modelship.errors import UsageError
 from modelship.gate import judge as gate_judge
@@ -41,6 +45,16 @@ class VersionProbe:
     correct: int
     latency_ms: tuple[float, ...]
     predictions: tuple[str | None, ...]  # per row, None when it failed
+    failure: str = ""  # the commonest failure: its cause and one answer, for the reason
+    unreadable: bool = False  # every failure is an answer with no prediction in it
+
+    @property
+    def measured(self) -> bool:
+        """Whether the answers say something about the version: a prediction was read, or a
+        request failed on the server's side (an error is a measurement). Answers that only
+        lacked a prediction say as much about the reader (gate.online.response_field) as
+        about the model: accuracy 0 and error rate 1 from those are not measured."""
+        return self.rows > 0 and (self.answered > 0 or not self.unreadable)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -93,8 +107,9 @@ class ServeProber:
         return cls(settings, spec, rows, tolerances, baseline)
 
     def probe(self, step: StepContext, progress: Progress) -> ProbeOutcome:
-        if step.canary is None:
-            return ProbeOutcome(None, "no endpoint for the new version", {"rows": 0})
+        if step.canary is None:  # configured but nothing to ask: never a pass
+            return ProbeOutcome("inconclusive", "probes: no endpoint for the new version",
+                                {"rows": 0})
         # a version that cannot be reached at all raises InfraError (the step's verdict is
         # then "error", exit 3): the cluster failed, not the model
         progress(f"{step.step}: probing {len(self.rows)} eval rows on the new version")
@@ -121,38 +136,104 @@ class ServeProber:
             if result.row.has_reference:
                 labelled += 1
                 correct += prediction is not None and prediction == str(result.row.reference)
+        commonest = run.failures.commonest()
+        failure = "" if commonest is None else _failure_text(commonest.example)
+        unreadable = bool(run.failures.total) and all(
+            group.kind in UNREADABLE for group in run.failures.groups())
         return VersionProbe(len(run.results), sum(p is not None for p in predictions),
-                            labelled, correct, tuple(latencies), tuple(predictions))
+                            labelled, correct, tuple(latencies), tuple(predictions), failure,
+                            unreadable)
 
     def judge(self, new: VersionProbe, current: VersionProbe | None) -> ProbeOutcome:
-        checks: list[dict[str, Any]] = []
+        """passed, failed, or inconclusive when a configured check measured nothing. The new
+        version's answers count (failures as wrong answers) when a prediction was read from
+        it, or from the current version given the same rows: then a missing prediction is
+        the new version's fault. Checks with nothing to compare with (no current version, a
+        metric the gate baseline lacks) are skipped and listed."""
+        evidence: dict[str, Any] = {
+            "rows": new.rows, "canary": new.as_dict(),
+            "stable": None if current is None else current.as_dict(),
+            "agreement": None, "checks": [], "unmeasured": [], "skipped": []}
+        if not new.measured and (current is None or not current.answered):
+            who = "the new version's" if current is None else "either version's"
+            reason = f"probes measured nothing: no prediction read from {who} answers"
+            evidence["unmeasured"] = ["success"]
+            return ProbeOutcome("inconclusive", reason + self._why(new), evidence)
+        checks: list[dict[str, Any]] = [
+            {"name": "success", "value": new.answered / max(new.rows, 1), "op": ">",
+             "threshold": 0.0, "passed": new.answered > 0, "kind": "success"}]
+        unmeasured: list[str] = []
+        skipped: list[str] = []
         agreed = agreement(new, current) if current is not None else None
         want = self.settings.agreement
-        if want is not None and agreed is not None:
-            op = ">" if self.settings.agreement_strict else ">="
-            checks.append({"name": "agreement", "value": agreed, "op": op, "threshold": want,
-                           "passed": gate_judge.compare(agreed, op, want),
-                           "kind": "agreement"})
+        if want is not None:
+            if current is None:
+                skipped.append("agreement (no current version to compare with)")
+            elif agreed is None:
+                unmeasured.append("agreement (no prediction read from the current version"
+                                  f"{self._why(current)})")
+            else:
+                op = ">" if self.settings.agreement_strict else ">="
+                checks.append({"name": "agreement", "value": agreed, "op": op,
+                               "threshold": want, "passed": gate_judge.compare(agreed, op, want),
+                               "kind": "agreement"})
+        compared = self._tolerances(current, unmeasured, skipped)
         reference = current.metrics if current is not None else self.gate_baseline
-        against = "current version" if current is not None else "gate baseline"
-        compared = [t for t in self.tolerances if t.metric in reference]
         if compared:
             baseline = gate_judge.Baseline(Path("current version"), reference, compared)
             checks += [c.as_dict() for c in gate_judge.judge(new.metrics, {}, baseline, {})]
+        evidence.update(agreement=agreed, checks=checks, unmeasured=unmeasured, skipped=skipped)
+        against = "current version" if current is not None else "gate baseline"
         failed = [c for c in checks if not c["passed"]]
-        evidence = {"rows": new.rows, "canary": new.as_dict(),
-                    "stable": None if current is None else current.as_dict(),
-                    "agreement": agreed, "checks": checks}
-        if failed:
+        if failed:  # a measured failure decides, whatever else was not measured
             reason = "; ".join(_describe(c, against) for c in failed)
             if new.answered < new.rows:  # failures count as wrong answers: say so
                 reason += f" ({new.rows - new.answered} of {new.rows} requests failed)"
-            return ProbeOutcome(False, reason, evidence)
+            return ProbeOutcome("failed", reason, evidence)
+        if unmeasured:
+            return ProbeOutcome("inconclusive", "probes: not measured: " + "; ".join(unmeasured),
+                                evidence)
         shown = [f"agreement {agreed:.1%}"] if agreed is not None else []
         if "accuracy" in new.metrics:
             shown.append(f"accuracy {new.metrics['accuracy']:.1%}")
         shown.append(f"{new.answered}/{new.rows} answered")
-        return ProbeOutcome(True, ", ".join(shown), evidence)
+        return ProbeOutcome("passed", ", ".join(shown), evidence)
+
+    def _tolerances(self, current: VersionProbe | None, unmeasured: list[str],
+                    skipped: list[str]) -> list[gate_judge.Tolerance]:
+        """The tolerances that can be compared now; the others go to `unmeasured` (the
+        current version gave no value) or `skipped` (nothing to compare with)."""
+        out = []
+        for tolerance in self.tolerances:
+            name = tolerance.metric
+            if current is None:
+                if name in self.gate_baseline:
+                    out.append(tolerance)
+                else:
+                    skipped.append(f"{name} (no current version, no gate baseline value)")
+            elif name in current.metrics and current.answered:
+                out.append(tolerance)
+            else:
+                unmeasured.append(f"{name} (no value from the current version"
+                                  f"{self._why(current)})")
+        return out
+
+    def _why(self, probe: VersionProbe) -> str:
+        if not probe.failure:
+            return ""
+        text = f": {probe.failure}"
+        if probe.unreadable:
+            text += (f"; gate.online.response_field is '{self.spec.response_field}': is that "
+                     "where the answers hold the prediction?")
+        return text
+
+
+UNREADABLE = ("missing-field", "not-json")  # answered, but no prediction could be read
+
+
+def _failure_text(failure: serving.Failure) -> str:
+    shown = console.redact(failure.body)  # at most 200 characters, secrets masked
+    return f"{failure.cause}" + (f", answer {shown}" if shown else "")
 
 
 def _describe(check: dict[str, Any], against: str) -> str:
