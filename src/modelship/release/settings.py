@@ -18,7 +18,8 @@ from modelship.errors import UsageError
 
 STRATEGIES = ("canary", "blue-green", "rolling")
 DEPLOY_KEYS = ("release", "namespace", "kube_context", "strategy", "replicas", "timeout",
-               "values", "canary", "blue_green", "analysis")
+               "values", "canary", "blue_green", "analysis",
+               "verify")  # verify: read by modelship.provenance.policy
 ENVIRONMENT_KEYS = DEPLOY_KEYS
 CANARY_KEYS = ("steps", "interval")
 BLUE_GREEN_KEYS = ("scale_down_delay", "auto_promote", "fallback", "preview_interval")
