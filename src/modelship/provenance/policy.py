@@ -10,6 +10,7 @@ deploy:
     identity:                  # ... or keyless: the signing workflow's OIDC identity
       issuer: https://token.actions.githubusercontent.com
       subject: https://github.com/org/repo/.github/workflows/cd.yml@refs/heads/main
+                               # (a subject starting with ^ is a regular expression)
     gate: passed               # passed | off: a gate attestation whose report passed
     tlog: false                # also require a transparency-log entry (default: keyless only)
 ```

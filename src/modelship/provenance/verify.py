@@ -65,7 +65,11 @@ def _registry_host(image: str) -> str:
 
 def _key_args(policy: Policy) -> list[str]:
     if policy.identity is not None:
-        return ["--certificate-identity", policy.identity.subject,
+        # a subject starting with ^ is a regular expression (tags and branches sign with
+        # different workflow refs: ...@refs/tags/v1.2.3, ...@refs/heads/main)
+        flag = ("--certificate-identity-regexp" if policy.identity.subject.startswith("^")
+                else "--certificate-identity")
+        return [flag, policy.identity.subject,
                 "--certificate-oidc-issuer", policy.identity.issuer]
     return ["--key", str(policy.key)]
 

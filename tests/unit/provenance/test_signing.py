@@ -101,3 +101,12 @@ def test_verification_arguments_for_a_key_and_for_an_identity() -> None:
     assert "--insecure-ignore-tlog=true" not in argv
     assert "--key" not in argv
     assert argv[argv.index("--type") + 1] == statements.GATE_PREDICATE
+
+
+def test_a_subject_starting_with_a_caret_is_a_regular_expression() -> None:
+    subject = r"^https://github\.com/o/r/\.github/workflows/modelship-[a-z]+\.yml@refs/.*$"
+    keyless = Policy("required", "off", identity=Identity(
+        "https://token.actions.githubusercontent.com", subject), tlog=True)
+    argv = verify.signature_args(keyless, IMAGE)
+    assert argv[argv.index("--certificate-identity-regexp") + 1] == subject
+    assert "--certificate-identity" not in argv
