@@ -53,7 +53,8 @@ def check(cfg: Config, environment: str | None, image: str, *, requested: str | 
         console.info(f"verifying {image} ({policy.signer}; signature {policy.signature}, "
                      f"gate {policy.gate}) before anything changes")
         evidence = verify(policy, image, digest, tag=tag)
-    evidence.gate_report = _gate_label(image, digest, required=policy.enabled)
+    if policy.enabled or action == "deploy":  # a rollback verifying nothing stays offline
+        evidence.gate_report = _gate_label(image, digest, required=policy.enabled)
     for note in evidence.notes:
         ghactions.warning(note, title=f"modelship {action}: provenance")
     if evidence.verified:

@@ -377,6 +377,9 @@ def promote(args: argparse.Namespace, cfg: Config) -> Outcome:
         analysis = analysis_for(sess.settings, cfg, segment=history.pauses(
             state.history, new.digest if new else None))
         record = base_record(cfg, "promote", current.strategy, new)
+        if state.record is not None:  # provenance: the paused deploy's, for the same digest
+            record = replace(record, gate_report=state.record.gate_report,
+                             verified=state.record.verified)
         if current.strategy != sess.settings.strategy:
             sess.settings = replace(sess.settings, strategy=current.strategy)
         runner = Runner(sess.settings, sess.helm, sess.api, analysis, record,
