@@ -103,7 +103,8 @@ def _fail(run: cosign.Run, what: str, who: Signer) -> None:
 
 
 def sign_args(who: Signer, image: str, tags: list[str], version: str) -> list[str]:
-    annotations = {statements.TAGS_ANNOTATION: ",".join(tags),
+    # space-separated: cosign splits each -a value at commas
+    annotations = {statements.TAGS_ANNOTATION: " ".join(tags),
                    statements.VERSION_ANNOTATION: version}
     notes = [a for k, v in annotations.items() for a in ("-a", f"{k}={v}")]
     return ["sign", *_common(who), *notes, image]

@@ -21,7 +21,7 @@ from modelship.errors import UsageError
 
 GATE_PREDICATE = "https://modelship.dev/gate-report/v1"
 GATE_LABEL = "modelship.io/gate-report-digest"  # set by `build --gate-report`
-TAGS_ANNOTATION = "modelship.io/tags"  # signed with the digest: the tags it was pushed as
+TAGS_ANNOTATION = "modelship.io/tags"  # signed with the digest: its tags, space-separated
 VERSION_ANNOTATION = "modelship.io/version"
 
 
@@ -68,8 +68,7 @@ class Signature:
 
     @property
     def tags(self) -> tuple[str, ...]:
-        value = self.annotations.get(TAGS_ANNOTATION, "")
-        return tuple(t for t in value.split(",") if t)
+        return tuple(self.annotations.get(TAGS_ANNOTATION, "").split())
 
 
 def signatures(stdout: str) -> list[Signature]:

@@ -78,7 +78,7 @@ def test_the_real_cosign_verifies_signature_and_gate_attestation(
     assert verified.code == 0, verified.err
     payloads = json.loads(verified.out)
     assert [p["critical"]["image"]["docker-manifest-digest"] for p in payloads] == [digest]
-    signed_tags = set(payloads[0]["optional"]["modelship.io/tags"].split(","))
+    signed_tags = set(payloads[0]["optional"]["modelship.io/tags"].split())
     assert signed_tags == {ref.rsplit(":", 1)[1] for ref in signed_build["tags"]}
     attested = signing.cosign(registry, "verify-attestation", "--key", str(ours.public),
                               "--insecure-ignore-tlog=true", "--type", GATE_PREDICATE, image)

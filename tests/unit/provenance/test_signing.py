@@ -79,7 +79,7 @@ def test_sign_and_attest_arguments_with_a_key() -> None:
     assert sign[sign.index("--key"):sign.index("--key") + 2] == ["--key", "/keys/cosign.key"]
     assert "--tlog-upload=false" in sign
     assert "--yes" in sign
-    assert f"{statements.TAGS_ANNOTATION}=1.0.0,sha-abc" in sign
+    assert f"{statements.TAGS_ANNOTATION}=1.0.0 sha-abc" in sign  # cosign splits at commas
     attest = signing.attest_args(who, IMAGE, Path("/r/gate-report.json"))
     assert attest[attest.index("--type") + 1] == statements.GATE_PREDICATE
     assert attest[attest.index("--predicate") + 1] == "/r/gate-report.json"

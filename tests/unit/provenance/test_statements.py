@@ -52,7 +52,7 @@ def _payload(digest: str, **optional: str) -> dict[str, object]:
 
 
 def test_verified_signatures_are_read_with_their_annotations() -> None:
-    stdout = json.dumps([_payload(DIGEST, **{statements.TAGS_ANNOTATION: "1.0.0,sha-abc"}),
+    stdout = json.dumps([_payload(DIGEST, **{statements.TAGS_ANNOTATION: "1.0.0 sha-abc"}),
                          _payload(OTHER)])
     got = statements.signatures("\n" + stdout + "\n")
     assert [s.digest for s in got] == [DIGEST, OTHER]
