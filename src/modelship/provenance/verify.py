@@ -81,7 +81,10 @@ def _tlog_args(policy: Policy) -> list[str]:
 
 def _classify(run: cosign.Run, what: str) -> str:
     """nothing | invalid for cosign's refusals; InfraError when it could not look."""
-    text = run.stderr.lower()
+    # only cosign's error lines: its warnings (e.g. that the public TUF root is unreachable,
+    # which a key pair does not need) must not read as a registry failure
+    text = "\n".join(ln for ln in run.stderr.splitlines()
+                     if ln.lower().startswith(("error", "main.go"))).lower() or run.stderr.lower()
     if any(p in text for p in _NOTHING):
         return "nothing"
     if any(p in text for p in _INVALID):
