@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,10 @@ from typing import Any
 
 from modelship import console
 from modelship.errors import InfraError, UsageError
-from modelship.provenance import cosign, statements
+from modelship.provenance import cosign, sbom, statements
 from modelship.release import registry
 
+SBOM_PREDICATE = "spdxjson"  # cosign's name for https://spdx.dev/Document
 KEY_VARIABLE = "COSIGN_PRIVATE_KEY"
 OIDC_VARIABLE = "ACTIONS_ID_TOKEN_REQUEST_URL"  # set when the job has id-token: write
 _KEY_TROUBLE = ("decrypt", "password", "reading key", "pem", "private key", "no such file")
@@ -37,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "keyless in GitHub Actions with id-token: write); needs --push")
     parser.add_argument("--key", metavar="FILE",
                         help="cosign private key for --sign (password in COSIGN_PASSWORD)")
+    parser.add_argument("--sbom", action="store_true",
+                        help="with --sign, also attest an SPDX SBOM of the pushed digest, made "
+                             "by syft")
     parser.add_argument("--tlog", action="store_true",
                         help="with a key pair, also upload to the transparency log (keyless "
                              "always does)")
@@ -46,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class Signer:
     key: str | None  # as cosign takes it: a path or env://COSIGN_PRIVATE_KEY; None: keyless
     tlog: bool
+    sbom: bool = False  # also attest an SBOM made by syft
 
     @property
     def describe(self) -> str:
@@ -57,22 +63,27 @@ class Signer:
 def signer(args: argparse.Namespace) -> Signer | None:
     """The signer --sign asks for, checked before anything is built; None without --sign."""
     if not getattr(args, "sign", False):
-        if getattr(args, "key", None):
-            raise UsageError("--key is for --sign; add --sign (or drop --key)")
+        for flag in ("key", "sbom"):
+            if getattr(args, flag, None):
+                raise UsageError(f"--{flag} is for --sign; add --sign (or drop --{flag})")
         return None
     if not args.push:
         raise UsageError("--sign signs the pushed digest: add --push",
                          hint="a local image has no registry digest to sign")
+    cosign.binary()  # missing tools are reported before the build, not after the push
+    with_sbom = bool(getattr(args, "sbom", False))
+    if with_sbom:
+        sbom.binary()
     if args.key:
         path = Path(args.key)
         if not path.is_file():
             raise UsageError(f"--key {path}: file does not exist",
                              hint="create a pair with `cosign generate-key-pair`")
-        return Signer(str(path.resolve()), bool(args.tlog))
+        return Signer(str(path.resolve()), bool(args.tlog), with_sbom)
     if os.environ.get(KEY_VARIABLE, "").strip():
-        return Signer(f"env://{KEY_VARIABLE}", bool(args.tlog))
+        return Signer(f"env://{KEY_VARIABLE}", bool(args.tlog), with_sbom)
     if os.environ.get(OIDC_VARIABLE):
-        return Signer(None, True)
+        return Signer(None, True, with_sbom)
     raise UsageError("--sign needs a signer: --key FILE, or COSIGN_PRIVATE_KEY (and "
                      "COSIGN_PASSWORD) in the environment, or GitHub Actions with "
                      "`permissions: id-token: write` for keyless signing",
@@ -110,9 +121,23 @@ def sign_args(who: Signer, image: str, tags: list[str], version: str) -> list[st
     return ["sign", *_common(who), *notes, image]
 
 
-def attest_args(who: Signer, image: str, report: Path) -> list[str]:
-    return ["attest", *_common(who), "--type", statements.GATE_PREDICATE,
-            "--predicate", str(report), image]
+def attest_args(who: Signer, image: str, report: Path,
+                predicate_type: str = statements.GATE_PREDICATE) -> list[str]:
+    return ["attest", *_common(who), "--type", predicate_type, "--predicate", str(report),
+            image]
+
+
+def _attest_sbom(who: Signer, image: str, host: str) -> int:
+    """Scan the pushed digest with syft and attest the SPDX document; its package count."""
+    with tempfile.TemporaryDirectory(prefix="modelship-sbom-") as tmp:
+        document = Path(tmp) / "sbom.spdx.json"
+        packages = sbom.scan(image, document)
+        run = cosign.run(attest_args(who, image, document, SBOM_PREDICATE),
+                         registry_host=host, env=_env())
+        if not run.ok:
+            _fail(run, "attest the SBOM", who)
+    console.info(f"attested an SPDX SBOM ({packages} packages, syft) to {image}")
+    return packages
 
 
 def sign_and_attest(who: Signer, image: str, *, tags: list[str], version: str,
@@ -128,6 +153,10 @@ def sign_and_attest(who: Signer, image: str, *, tags: list[str], version: str,
         attestations.append(statements.GATE_PREDICATE)
         console.info(f"attested the gate report ({'passed' if gate.passed else 'FAILED'}, "
                      f"{gate.digest}) to {image}")
+    packages = None
+    if who.sbom:
+        packages = _attest_sbom(who, image, host)
+        attestations.append(SBOM_PREDICATE)
     run = cosign.run(sign_args(who, image, tags, version), registry_host=host, env=_env())
     if not run.ok:
         _fail(run, "sign the image", who)
@@ -135,7 +164,7 @@ def sign_and_attest(who: Signer, image: str, *, tags: list[str], version: str,
     return {"signed": True, "signer": who.describe, "tlog": who.tlog, "tags": tags,
             "attestations": attestations,
             "gate_report": gate.digest if gate else None,
-            "gate_passed": gate.passed if gate else None,
+            "gate_passed": gate.passed if gate else None, "sbom_packages": packages,
             "seconds": round(time.monotonic() - started, 2)}
 
 

@@ -5,12 +5,13 @@ Rekor, which this machine cannot reach)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pytest
 
 from modelship.errors import EXIT_USAGE, UsageError
-from modelship.provenance import signing, statements, verify
+from modelship.provenance import cosign, sbom, signing, statements, verify
 from modelship.provenance.policy import Identity, Policy
 
 IMAGE = "localhost:5000/team/model@sha256:" + "ab" * 32
@@ -30,6 +31,24 @@ def args(**given: object) -> argparse.Namespace:
 def _no_signer_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (signing.KEY_VARIABLE, signing.OIDC_VARIABLE, "COSIGN_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
+    # signer() only checks that the tools exist (before the build); none is run here
+    monkeypatch.setenv(cosign.BINARY_VARIABLE, sys.executable)
+    monkeypatch.setenv(sbom.BINARY_VARIABLE, sys.executable)
+
+
+def test_missing_tools_are_reported_before_the_build(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    key = tmp_path / "cosign.key"
+    key.write_text("key")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv(sbom.BINARY_VARIABLE)
+    with pytest.raises(UsageError) as exc:
+        signing.signer(args(sign=True, push=True, key=str(key), sbom=True))
+    assert "--sbom needs the syft CLI" in str(exc.value)
+    monkeypatch.delenv(cosign.BINARY_VARIABLE)
+    with pytest.raises(UsageError) as exc:
+        signing.signer(args(sign=True, push=True, key=str(key)))
+    assert "cosign CLI" in str(exc.value)
 
 
 def test_no_sign_no_signer() -> None:
@@ -63,6 +82,7 @@ def test_keyless_inside_actions_with_an_id_token(monkeypatch: pytest.MonkeyPatch
     pytest.param({"sign": True, "push": True, "key": "/nonexistent/cosign.key"},
                  "--key /nonexistent/cosign.key: file does not exist", id="missing-key"),
     pytest.param({"key": "cosign.key"}, "--key is for --sign", id="key-without-sign"),
+    pytest.param({"sbom": True, "push": True}, "--sbom is for --sign", id="sbom-without-sign"),
 ])
 def test_refused_before_the_build(given: dict[str, object], expected: str) -> None:
     with pytest.raises(UsageError) as exc:
