@@ -19,12 +19,19 @@ from testbed.lint_tools import go_tool
 
 COSIGN = "v2.6.5"
 COSIGN_MODULE = "github.com/sigstore/cosign/v2/cmd/cosign"
+SYFT = "v1.57.2"
+SYFT_MODULE = "github.com/anchore/syft/cmd/syft"
 
 
 def cosign() -> Path:
     """Path of the cached cosign binary, built on first use (about 15 minutes on 2 busy
     cores, measured while the cluster's binaries were building too)."""
     return go_tool("cosign", COSIGN_MODULE, COSIGN, "10-15 minutes")
+
+
+def syft() -> Path:
+    """Path of the cached syft binary (the SBOM scanner), built on first use."""
+    return go_tool("syft", SYFT_MODULE, SYFT, "15-25 minutes")
 
 
 @dataclass(frozen=True)
