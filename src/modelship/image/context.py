@@ -17,6 +17,7 @@ from docker.utils.build import PatternMatcher
 from modelship.errors import UsageError
 
 EXTRA_DIR = ".modelship-build"
+STATE_DIR = ".modelship"  # modelship's own files (a gate report handed on): not image content
 
 
 def _ignored(matcher: PatternMatcher, rel: str) -> bool:
@@ -70,7 +71,7 @@ def scan(root: Path, *, skip_git: bool = False) -> Context:
         keep = []
         for name in sorted(dirnames):
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            if skip_git and rel == ".git":
+            if (skip_git and rel == ".git") or rel == STATE_DIR:
                 continue
             if can_prune and _ignored(matcher, rel):
                 continue
