@@ -1,8 +1,8 @@
-"""`modelship build --push --sign --gate-report` of the example model against the test bed's
-registry (with auth): the gate report comes from the real gate, the image is signed and the
-report attested with the real cosign CLI, and what lands in the registry is checked with cosign
-itself and with the registry's own API: one platform, signature and attestation stored as tags
-beside the image (never inside an index)."""
+"""`modelship build --push --sign --sbom --gate-report` of the example model against the test
+bed's registry (with auth): the gate report comes from the real gate, the SBOM from syft, the
+image is signed and both attested with the real cosign CLI, and what lands in the registry is
+checked with cosign itself and with the registry's own API: one platform, signature and
+attestations stored as tags beside the image (never inside an index)."""
 
 from __future__ import annotations
 
@@ -44,12 +44,15 @@ def gate_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def signed_build(registry: Any, docker_client: Any, gate_report: Path) -> dict[str, Any]:
     repository = f"{registry.host}/it/provenance-{uuid.uuid4().hex[:6]}"
     ours = signing.key("ours")
+    from testbed import signing as testbed_signing
+
     saved = dict(os.environ)
     os.environ.update(signing.env(registry))
+    os.environ["MODELSHIP_SYFT"] = str(testbed_signing.syft())
     try:
         done = modelship_build_push(registry, CONFIG, repository, "--gate-report",
-                                    str(gate_report), "--sign", "--key", str(ours.private),
-                                    timeout=1500)
+                                    str(gate_report), "--sign", "--sbom", "--key",
+                                    str(ours.private), timeout=1500)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -62,7 +65,8 @@ def test_the_result_says_signed_and_attested(signed_build: dict[str, Any],
                                              gate_report: Path) -> None:
     provenance = signed_build["provenance"]
     assert provenance["signed"] is True
-    assert provenance["attestations"] == [GATE_PREDICATE]
+    assert provenance["attestations"] == [GATE_PREDICATE, "spdxjson"]
+    assert provenance["sbom_packages"] > 0
     assert provenance["gate_passed"] is True
     digest = "sha256:" + hashlib.sha256(gate_report.read_bytes()).hexdigest()
     assert provenance["gate_report"] == digest
@@ -119,3 +123,16 @@ def test_one_platform_and_the_evidence_beside_the_image(
     hex_digest = digest.split(":", 1)[1]
     assert f"sha256-{hex_digest}.sig" in tags
     assert f"sha256-{hex_digest}.att" in tags
+
+
+def test_the_sbom_is_attested_and_lists_the_models_dependencies(
+        registry: Any, signed_build: dict[str, Any]) -> None:
+    attested = signing.cosign(registry, "verify-attestation", "--key",
+                              str(signing.key("ours").public), "--insecure-ignore-tlog=true",
+                              "--type", "spdxjson", signed_build["image"])
+    assert attested.code == 0, attested.err
+    statements = signing.statements(attested.out)
+    assert [s["predicateType"] for s in statements] == ["https://spdx.dev/Document"]
+    names = {str(p.get("name")).lower().replace("_", "-")
+             for p in statements[0]["predicate"]["packages"]}
+    assert {"numpy", "prometheus-client"} <= names  # examples/sentiment/requirements.txt
