@@ -1,14 +1,15 @@
-"""Benchmark: the time `build --sign --gate-report` adds to a build (gate attestation + cosign
-signature, both pushed beside the image), as a ratio to the build alone.
+"""Benchmark: the time `build --sign --gate-report [--sbom]` adds to a build (gate attestation,
+SPDX SBOM by syft and its attestation, cosign signature, all pushed beside the image), as a
+ratio to the build alone.
 
 Baseline, measured in the same run on the same project, engine and registry: `modelship build
---push --no-smoke` of the example model. Contender: the same build plus `--gate-report
-<the example's real gate report> --sign --key <a fresh cosign key pair>`. Each round changes
+--push --no-smoke` of the example model. Contenders: the same build plus `--gate-report
+<the example's real gate report> --sign --key <a fresh cosign key pair>`, and that plus
+`--sbom`. Each round changes
 one line of server.py first, so every build makes and pushes a new digest (a CI build after a
-code change: the dependency layers come from the cache); the rounds alternate baseline and
-contender so machine load hits both alike. Reported: median wall seconds of each, the
-contender/baseline ratio, and attest + sign seconds alone over the baseline build.
-No SBOM step: syft is not built here (see the README's provenance section).
+code change: the dependency layers come from the cache); each round runs all three, so machine
+load hits them alike. Reported: median wall seconds of each, its ratio to the build alone, and
+the provenance step's own seconds (timed inside the build) over the build alone.
 
 Needs the test bed: eval "$(scripts/testbed env)"; then python benchmarks/provenance_bench.py
 """
@@ -31,6 +32,7 @@ sys.path.insert(0, str(REPO))
 EXAMPLE = REPO / "examples" / "sentiment"
 CA = Path("/etc/ssl/certs/ca-certificates.crt")
 ROUNDS = 3
+MODES = ("build", "attest+sign", "sbom+attest+sign")
 PASSWORD = "provenance-bench"  # noqa: S105 - a throwaway key pair's password
 
 
@@ -80,10 +82,10 @@ def main() -> int:
     env = _env()
     from testbed import signing
 
+    env["MODELSHIP_SYFT"] = str(signing.syft())
     repo = f"{os.environ['MODELSHIP_TEST_REGISTRY']}/bench/provenance-{uuid.uuid4().hex[:6]}"
-    base: list[float] = []
-    signed: list[float] = []
-    sign_only: list[float] = []
+    walls: dict[str, list[float]] = {mode: [] for mode in MODES}
+    added: dict[str, list[float]] = {mode: [] for mode in MODES if mode != "build"}
     with tempfile.TemporaryDirectory(prefix="provenance-bench-") as tmp:
         root = Path(tmp)
         log = root / "bench.log"
@@ -93,29 +95,34 @@ def main() -> int:
         report = root / "gate-report.json"
         _modelship(env, log, "gate", "--config", str(project / "modelship.yaml"),
                    "--report-json", str(report), "--bootstrap", "0")
+        flags = {"build": [], "attest+sign": ["--gate-report", str(report), "--sign", "--key",
+                                              str(key.private)]}
+        flags["sbom+attest+sign"] = [*flags["attest+sign"], "--sbom"]
         print("warm-up build (fills the layer cache) ...", flush=True)
         build(project, repo, env, log)
         try:
+            change = 0
             for n in range(ROUNDS):
-                change_code(project, 2 * n)
-                base.append(build(project, repo, env, log)["wall_s"])
-                change_code(project, 2 * n + 1)
-                result = build(project, repo, env, log, "--gate-report", str(report),
-                               "--sign", "--key", str(key.private))
-                signed.append(result["wall_s"])
-                sign_only.append(result["provenance"]["seconds"])
-                print(f"round {n + 1}: build {base[-1]:.1f} s, build + attest + sign "
-                      f"{signed[-1]:.1f} s (attest + sign {sign_only[-1]:.1f} s)", flush=True)
+                for mode in MODES:  # alternated, so machine load hits every mode alike
+                    change += 1
+                    change_code(project, change)
+                    result = build(project, repo, env, log, *flags[mode])
+                    walls[mode].append(result["wall_s"])
+                    if mode in added:
+                        added[mode].append(result["provenance"]["seconds"])
+                print(f"round {n + 1}: " + ", ".join(
+                    f"{mode} {walls[mode][-1]:.1f} s" for mode in MODES), flush=True)
         finally:
             if log.is_file():
                 shutil.copy(log, Path(tempfile.gettempdir()) / "modelship-provenance-bench.log")
-    b, s, o = (statistics.median(v) for v in (base, signed, sign_only))
+    base = statistics.median(walls["build"])
     print()
-    print(f"build + push alone (baseline, median of {ROUNDS}):  {b:.1f} s")
-    print(f"build + push + attest + sign (median of {ROUNDS}): {s:.1f} s")
-    print(f"attest + sign alone (median):                  {o:.1f} s")
-    print(f"ratio (build with provenance / build alone): {s / b:.3f}x")
-    print(f"time added by attest + sign, over the build alone: {o / b:.3f}x")
+    print(f"build + push alone (baseline, median of {ROUNDS}): {base:.1f} s")
+    for mode in added:
+        wall, extra = statistics.median(walls[mode]), statistics.median(added[mode])
+        print(f"build + push + {mode}: {wall:.1f} s wall, ratio to the build alone "
+              f"{wall / base:.3f}x; {mode} itself {extra:.1f} s = {extra / base:.3f}x of the "
+              "build alone")
     return 0
 
 
