@@ -126,13 +126,16 @@ def _ca_bundle() -> bytes | None:
     return None
 
 
-def _gate_report(args: argparse.Namespace, cfg: Config) -> statements.GateReport | None:
+def _gate_report(args: argparse.Namespace, cfg: Config,
+                 attest: bool) -> statements.GateReport | None:
     """--gate-report FILE, else the first of GATE_REPORTS next to the config: its digest labels
-    the image and, with --sign, it is attested to the pushed digest."""
+    the image and, with --sign (`attest`), it is attested to the pushed digest, so it must
+    then be a gate report."""
     if args.gate_report:
-        return statements.read_gate_report(Path(args.gate_report))
+        return statements.read_gate_report(Path(args.gate_report), strict=attest)
     found = [cfg.root / name for name in GATE_REPORTS if (cfg.root / name).is_file()]
-    return statements.read_gate_report(found[0], flag="gate report") if found else None
+    return statements.read_gate_report(found[0], flag="gate report",
+                                       strict=attest) if found else None
 
 
 def smoke_samples(cfg: Config, serve: serving.ServeSpec) -> list[Any]:
@@ -288,7 +291,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         return Outcome({"dockerfile": chosen.source, "text": text}, text=text.rstrip("\n"))
 
     who = signing.signer(args)  # --sign: checked before anything is built
-    gate = _gate_report(args, cfg)
+    gate = _gate_report(args, cfg, attest=who is not None)
     git = gitinfo.detect(cfg.root)
     version = tags.version(cfg.get_str("model.version", "auto"), git)
     tag_names = tags.tags(git, version, args.tag)

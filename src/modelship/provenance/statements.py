@@ -33,8 +33,11 @@ class GateReport:
     data: Mapping[str, Any]
 
 
-def read_gate_report(path: Path, flag: str = "--gate-report") -> GateReport:
-    """A report `modelship gate` wrote: a JSON object with a boolean `passed`."""
+def read_gate_report(path: Path, flag: str = "--gate-report", *,
+                     strict: bool = True) -> GateReport:
+    """A report `modelship gate` wrote: a JSON object with a boolean `passed`. Not `strict`
+    (only its digest is wanted, for the image label): any file, `passed` False unless the
+    file says it passed."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -43,16 +46,21 @@ def read_gate_report(path: Path, flag: str = "--gate-report") -> GateReport:
                               "or --report-json FILE)") from None
     except OSError as e:
         raise UsageError(f"{flag} {path}: cannot read it ({e.strerror})") from None
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     try:
         data = json.loads(raw)
     except ValueError as e:
+        if not strict:
+            return GateReport(path, digest, False, {})
         raise UsageError(f"{flag} {path}: not JSON ({e})",
                          hint="pass the report `modelship gate` wrote") from None
     if not isinstance(data, dict) or not isinstance(data.get("passed"), bool):
+        if not strict:
+            return GateReport(path, digest, False, data if isinstance(data, dict) else {})
         raise UsageError(f"{flag} {path}: not a gate report; expected a JSON object with a "
                          "boolean `passed` (and n, metrics, checks)",
                          hint="pass the report `modelship gate` wrote") from None
-    return GateReport(path, "sha256:" + hashlib.sha256(raw).hexdigest(), data["passed"], data)
+    return GateReport(path, digest, data["passed"], data)
 
 
 # -- what cosign prints ---------------------------------------------------------------------

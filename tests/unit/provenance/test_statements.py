@@ -105,3 +105,13 @@ def test_gate_reports_are_the_predicates_for_this_digest_and_type() -> None:
 def test_an_envelope_with_a_broken_payload_is_skipped() -> None:
     broken = json.dumps({"payloadType": "application/vnd.in-toto+json", "payload": "%%%"})
     assert statements.statements(broken) == []
+
+
+def test_for_a_label_only_any_file_gives_its_digest(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"not json\n")
+    got = statements.read_gate_report(path, strict=False)
+    assert got.digest == "sha256:" + hashlib.sha256(b"not json\n").hexdigest()
+    assert got.passed is False
+    with pytest.raises(UsageError):
+        statements.read_gate_report(tmp_path / "missing.json", strict=False)
