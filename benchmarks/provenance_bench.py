@@ -33,7 +33,7 @@ EXAMPLE = REPO / "examples" / "sentiment"
 CA = Path("/etc/ssl/certs/ca-certificates.crt")
 ROUNDS = 3
 MODES = ("build", "attest+sign", "sbom+attest+sign")
-PASSWORD = "provenance-bench"  # noqa: S105 - a throwaway key pair's password
+PASSWORD = "bench-key-password-7f3a"  # noqa: S105 - a throwaway key pair's password
 
 
 def _env() -> dict[str, str]:
