@@ -61,12 +61,13 @@ def test_cd_signs_attests_and_deploys_verified(act, registry, kube, tools, local
     (root / "cosign.pub").write_bytes(ours.public.read_bytes())
     namespaces = {env: create_namespace(kube, f"prov-{env[:4]}") for env in
                   ("staging", "production")}
+    # the example keeps its own modelship.yaml (init never overwrites one): add what
+    # `init --sign key` writes into a starter config (tests/unit/workflows checks that)
     config = yaml.safe_load((root / "modelship.yaml").read_text())
-    assert config["deploy"]["verify"] == {"signature": "required", "key": "cosign.pub",
-                                          "gate": "passed"}
-    config["deploy"].update({"release": "sentiment", "replicas": 1, "timeout": "120s",
-                             "values": KWOK_VALUES})
-    config["deploy"].pop("analysis", None)
+    config["deploy"] = {"release": "sentiment", "strategy": "rolling", "replicas": 1,
+                        "timeout": "120s", "values": KWOK_VALUES,
+                        "verify": {"signature": "required", "key": "cosign.pub",
+                                   "gate": "passed"}}
     config["environments"] = {env: {"namespace": ns} for env, ns in namespaces.items()}
     (root / "modelship.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     subprocess.run(["git", "-C", str(root), "-c", "user.name=e2e", "-c",

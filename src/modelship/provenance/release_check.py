@@ -82,10 +82,8 @@ def stamp(record: Any, evidence: Evidence | None) -> Any:
     internals)."""
     if evidence is None:
         return record
-    checked = evidence.signature != "not checked" or evidence.gate != "not checked"
     return replace(record, gate_report=evidence.gate_report,
-                   verified=evidence.describe() if checked or evidence.allowed_unverified
-                   else None)
+                   verified=evidence.describe() if evidence.checked else None)
 
 
 __all__ = ["add_arguments", "check", "stamp"]

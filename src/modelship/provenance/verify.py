@@ -43,6 +43,13 @@ class Evidence:
     def verified(self) -> bool:
         return not self.problems
 
+    @property
+    def checked(self) -> bool:
+        """Whether anything was verified (deploy.verify is set): only then do results and
+        the history carry it, so releases without it keep their JSON as it was."""
+        return self.signature != "not checked" or self.gate != "not checked" \
+            or self.allowed_unverified
+
     def describe(self) -> str:
         """One line for the history and the summary."""
         parts = [f"signature {self.signature}", f"gate {self.gate}"]

@@ -282,7 +282,8 @@ def deploy(args: argparse.Namespace, cfg: Config) -> Outcome:
             else RunResult("unchanged", final=current)
         revision = _latest_revision(sess)
     outcome = report.deploy_outcome(chosen, result, new, previous, revision)
-    outcome.result["verification"] = evidence.as_json()  # provenance
+    if evidence.checked:  # provenance: what deploy.verify found
+        outcome.result["verification"] = evidence.as_json()
     if result.scale_down_at is not None and result.outcome == "promoted":
         outcome.after = _scale_down_later(sess, result.scale_down_at, record)
     return outcome
@@ -456,7 +457,8 @@ def rollback(args: argparse.Namespace, cfg: Config) -> Outcome:
         revision = _latest_revision(sess)
     outcome = report.rollback_outcome(sess.settings, result, state, target, method, revision,
                                       seconds)
-    outcome.result["verification"] = evidence.as_json()  # provenance
+    if evidence.checked:  # provenance: what deploy.verify found
+        outcome.result["verification"] = evidence.as_json()
     if result.scale_down_at is not None and result.exit_code == EXIT_OK:
         outcome.after = _scale_down_later(sess, result.scale_down_at, record)
     return outcome
