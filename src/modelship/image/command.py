@@ -4,7 +4,6 @@ smoke-test it, push it, and report image, digest and tags (DESIGN.md, "Build con
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from modelship.config import Config, suggest
 from modelship.errors import UsageError
 from modelship.image import accelerators, builder, context, dockerfile, gitinfo, smoke, tags
 from modelship.outcome import Outcome
+from modelship.provenance import signing, statements
 
 HELP = "build the model's image (GPU-aware), smoke-test it and push it"
 CA_ENV = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="build every step afresh (no layer cache, no --cache-from)")
     parser.add_argument("--print-dockerfile", action="store_true",
                         help="print the Dockerfile that would be used and stop (no build)")
+    signing.add_arguments(parser)
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -125,18 +126,16 @@ def _ca_bundle() -> bytes | None:
     return None
 
 
-def _gate_digest(args: argparse.Namespace, cfg: Config) -> str | None:
+def _gate_report(args: argparse.Namespace, cfg: Config,
+                 attest: bool) -> statements.GateReport | None:
+    """--gate-report FILE, else the first of GATE_REPORTS next to the config: its digest labels
+    the image and, with --sign (`attest`), it is attested to the pushed digest, so it must
+    then be a gate report."""
     if args.gate_report:
-        path = Path(args.gate_report)
-        if not path.is_file():
-            raise UsageError(f"--gate-report {path}: file does not exist",
-                             hint="pass the report `modelship gate --report-json` wrote")
-    else:
-        found = [cfg.root / name for name in GATE_REPORTS if (cfg.root / name).is_file()]
-        if not found:
-            return None
-        path = found[0]
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        return statements.read_gate_report(Path(args.gate_report), strict=attest)
+    found = [cfg.root / name for name in GATE_REPORTS if (cfg.root / name).is_file()]
+    return statements.read_gate_report(found[0], flag="gate report",
+                                       strict=attest) if found else None
 
 
 def smoke_samples(cfg: Config, serve: serving.ServeSpec) -> list[Any]:
@@ -291,6 +290,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
                 or (ctx.root / chosen.path).read_text())
         return Outcome({"dockerfile": chosen.source, "text": text}, text=text.rstrip("\n"))
 
+    who = signing.signer(args)  # --sign: checked before anything is built
+    gate = _gate_report(args, cfg, attest=who is not None)
     git = gitinfo.detect(cfg.root)
     version = tags.version(cfg.get_str("model.version", "auto"), git)
     tag_names = tags.tags(git, version, args.tag)
@@ -302,7 +303,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         version=version, git=git,
         labels=tags.labels(git=git, model_name=model_name, model_version=version,
                            accelerator=profile.labels(),
-                           gate_report_digest=_gate_digest(args, cfg)),
+                           gate_report_digest=gate.digest if gate else None),
         build_args=build_args, profile=profile, ctx=ctx, dockerfile=chosen,
         smoke=None if args.no_smoke else smoke_spec(args, cfg, profile),
         push=args.push, no_cache=args.no_cache,
@@ -314,9 +315,26 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
                  f"{chosen.source}); tags: {', '.join(tag_names)}")
     docker_client = builder.client()
     try:
-        return _build_smoke_push(job, docker_client)
+        outcome = _build_smoke_push(job, docker_client)
     finally:
         docker_client.close()
+    if who is not None and outcome.result.get("digest"):
+        _sign(outcome, job, who, gate)
+    return outcome
+
+
+def _sign(outcome: Outcome, job: BuildJob, who: signing.Signer,
+          gate: statements.GateReport | None) -> None:
+    """Attest the gate report to the pushed digest and sign it (beside the image, never in
+    its index); the result and the summary say so."""
+    with ghactions.group(f"cosign sign {outcome.result['image']}"):
+        done = signing.sign_and_attest(who, str(outcome.result["image"]), tags=job.tag_names,
+                                       version=job.version, gate=gate)
+    outcome.result["provenance"] = done
+    attested = ", ".join(done["attestations"]) or "no gate report to attest"
+    line = f"signed ({done['signer']}); attested: {attested}"
+    outcome.text += f"\nprovenance  {line}"
+    outcome.summary += f"\n\n**Provenance:** {line}\n"
 
 
 def smoke_spec(args: argparse.Namespace, cfg: Config,

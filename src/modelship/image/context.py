@@ -19,6 +19,7 @@ from modelship.errors import UsageError
 from modelship.image import dockerfile
 
 EXTRA_DIR = ".modelship-build"
+STATE_DIR = ".modelship"  # modelship's own files (a gate report handed on): not image content
 
 
 def _ignored(matcher: PatternMatcher, rel: str) -> bool:
@@ -72,7 +73,7 @@ def scan(root: Path, *, skip_git: bool = False) -> Context:
         keep = []
         for name in sorted(dirnames):
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            if skip_git and rel == ".git":
+            if (skip_git and rel == ".git") or rel == STATE_DIR:
                 continue
             if can_prune and _ignored(matcher, rel):
                 continue

@@ -9,12 +9,10 @@ whose delay has passed, then plans from the state as it is, so a re-run converge
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from modelship import console, ghactions
@@ -22,6 +20,7 @@ from modelship.config import Config, parse_duration
 from modelship.errors import EXIT_OK, UsageError
 from modelship.image import gitinfo, tags
 from modelship.outcome import Outcome
+from modelship.provenance import release_check
 from modelship.release import history, image_version, kube, lock, registry, report, settings
 from modelship.release import plan as plans
 from modelship.release import state as live_state
@@ -33,7 +32,6 @@ from modelship.release.runner import Runner, RunResult
 from modelship.release.values import chart_values
 
 DEFAULT_LOCK_TIMEOUT = 300.0
-GATE_REPORTS = ("gate-report.json", ".modelship/gate-report.json")
 
 
 # -- arguments ------------------------------------------------------------------------------
@@ -79,6 +77,7 @@ def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
                              "paused (blue-green: 0 stops before the switch)")
     parser.add_argument("--timeout", type=_duration("--timeout"), metavar="D",
                         help="readiness wait per step (default: deploy.timeout, 10m)")
+    release_check.add_arguments(parser)  # --allow-unverified (provenance)
 
 
 # -- a session: settings, helm, cluster ------------------------------------------------------
@@ -234,18 +233,14 @@ def target_image(args: argparse.Namespace, cfg: Config,
 
 
 def base_record(cfg: Config, action: str, strategy: str, track: Track | None) -> history.Record:
+    """The record of one change. Its gate report digest comes from the image itself
+    (release_check.stamp), never from a file in the working directory."""
     git = gitinfo.detect(cfg.root)
-    gate = next((cfg.root / name for name in GATE_REPORTS if (cfg.root / name).is_file()), None)
     return history.Record(action=action, step="", strategy=strategy,
                           version=track.version if track else None,
                           image=track.image if track else None,
                           digest=track.digest if track else None,
-                          git_sha=git.sha or ghactions.sha(),
-                          gate_report=_sha256(gate) if gate else None, by=history.who())
-
-
-def _sha256(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+                          git_sha=git.sha or ghactions.sha(), by=history.who())
 
 
 # -- deploy ---------------------------------------------------------------------------------
@@ -265,9 +260,12 @@ def deploy(args: argparse.Namespace, cfg: Config) -> Outcome:
     preflight.before_deploy(analysis, serving_now, config_file=cfg.file)
     # -- end of the issue 24 preflight
     new = target_image(args, cfg, chosen)
+    # provenance: the digest is verified (deploy.verify) before the lock, helm or the cluster
+    evidence = release_check.check(cfg, args.environment, new.image, requested=args.image,
+                                   allow_unverified=getattr(args, "allow_unverified", False))
     with sess.locked():
         state = recover(sess, sess.state())
-        record = base_record(cfg, "deploy", chosen.strategy, new)
+        record = release_check.stamp(base_record(cfg, "deploy", chosen.strategy, new), evidence)
         state = converge_scale_down(sess, state, record)
         current = state.desired
         previous = current.serving if current else None
@@ -294,6 +292,8 @@ def deploy(args: argparse.Namespace, cfg: Config) -> Outcome:
             else RunResult("unchanged", final=current)
         revision = _latest_revision(sess)
     outcome = report.deploy_outcome(chosen, result, new, previous, revision)
+    if evidence.checked:  # provenance: what deploy.verify found
+        outcome.result["verification"] = evidence.as_json()
     if result.scale_down_at is not None and result.outcome == "promoted":
         outcome.after = _scale_down_later(sess, result.scale_down_at, record)
     return outcome
@@ -388,6 +388,9 @@ def promote(args: argparse.Namespace, cfg: Config) -> Outcome:
         analysis = analysis_for(sess.settings, cfg, segment=history.pauses(
             state.history, new.digest if new else None))
         record = base_record(cfg, "promote", current.strategy, new)
+        if state.record is not None:  # provenance: the paused deploy's, for the same digest
+            record = replace(record, gate_report=state.record.gate_report,
+                             verified=state.record.verified)
         if current.strategy != sess.settings.strategy:
             sess.settings = replace(sess.settings, strategy=current.strategy)
         runner = Runner(sess.settings, sess.helm, sess.api, analysis, record,
@@ -436,13 +439,16 @@ def abort(args: argparse.Namespace, cfg: Config) -> Outcome:
 def rollback(args: argparse.Namespace, cfg: Config) -> Outcome:
     sess = session(args, cfg)
     begun = time.monotonic()
+    # provenance: the target is found (read-only) and verified before the lock is taken
+    target = _rollback_target(sess, cfg, sess.state(), args.to)
+    evidence = release_check.check(cfg, args.environment, target.image, action="rollback",
+                                   allow_unverified=getattr(args, "allow_unverified", False))
     with sess.locked():
         state = recover(sess, sess.state())
         state = converge_scale_down(sess, state, base_record(cfg, "rollback", "", None))
         current = state.desired
-        target = _rollback_target(sess, cfg, state, args.to)
-        record = base_record(cfg, "rollback", current.strategy if current else
-                             sess.settings.strategy, target)
+        record = release_check.stamp(base_record(cfg, "rollback", current.strategy if current
+                                                 else sess.settings.strategy, target), evidence)
         if current is not None:
             sess.settings = replace(sess.settings, strategy=current.strategy)
         warm = False
@@ -461,6 +467,8 @@ def rollback(args: argparse.Namespace, cfg: Config) -> Outcome:
         revision = _latest_revision(sess)
     outcome = report.rollback_outcome(sess.settings, result, state, target, method, revision,
                                       seconds)
+    if evidence.checked:  # provenance: what deploy.verify found
+        outcome.result["verification"] = evidence.as_json()
     if result.scale_down_at is not None and result.exit_code == EXIT_OK:
         outcome.after = _scale_down_later(sess, result.scale_down_at, record)
     return outcome

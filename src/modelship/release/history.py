@@ -38,6 +38,7 @@ class Record:
     digest: str | None = None
     git_sha: str | None = None
     gate_report: str | None = None  # sha256 of the gate report that passed this version
+    verified: str | None = None  # what deploy.verify found (or UNVERIFIED, allowed by a flag)
     by: str = ""  # workflow run URL, or user@host pid N
     paused: bool = False
     scale_down: dict[str, Any] = field(default_factory=dict)  # {"colour", "at" (epoch s)}
@@ -92,9 +93,16 @@ class Entry:
         return self.track.digest if self.track else None
 
     def as_json(self) -> dict[str, Any]:
-        return {"revision": self.revision, "version": self.version, "digest": self.digest,
-                "git_sha": self.record.git_sha if self.record else None,
-                "status": self.status}
+        out = {"revision": self.revision, "version": self.version, "digest": self.digest,
+               "git_sha": self.record.git_sha if self.record else None,
+               "status": self.status}
+        # provenance, when the revision's record has it (the image's gate report digest and
+        # what deploy.verify found), so `status` shows each version's evidence for free
+        for name in ("gate_report", "verified"):
+            value = getattr(self.record, name, None)
+            if value:
+                out[name] = value
+        return out
 
 
 def entries(revisions: Sequence[Revision],

@@ -15,10 +15,12 @@ from typing import Any
 
 from modelship.config import Config, suggest
 from modelship.errors import UsageError
+from modelship.provenance import policy as verify_policy
 
 STRATEGIES = ("canary", "blue-green", "rolling")
 DEPLOY_KEYS = ("release", "namespace", "kube_context", "strategy", "replicas", "timeout",
-               "values", "canary", "blue_green", "analysis")
+               "values", "canary", "blue_green", "analysis",
+               "verify")  # verify: read by modelship.provenance.policy
 ENVIRONMENT_KEYS = DEPLOY_KEYS
 CANARY_KEYS = ("steps", "interval")
 BLUE_GREEN_KEYS = ("scale_down_delay", "auto_promote", "fallback", "preview_interval")
@@ -183,6 +185,7 @@ def load(cfg: Config, environment: str | None = None, *, strategy: str | None = 
     """Settings for one environment (None: `deploy` alone). `strategy` and `timeout` are the
     command-line overrides (already validated by the CLI)."""
     _validate_keys(cfg, environment)
+    verify_policy.load(cfg, environment)  # deploy.verify's mistakes exit 2 with the rest
     src = _Source(cfg, environment)
     model = model_name(cfg)
 

@@ -57,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--action", metavar="REF",
                         help="the modelship action the workflows use, pinned: OWNER/REPO@SHA, "
                              "./PATH or docker://IMAGE@sha256:... (default: this release)")
+    parser.add_argument("--sign", choices=opts.SIGNING,
+                        help="sign each built image and attest its gate report with cosign: "
+                             "key (secrets COSIGN_PRIVATE_KEY, COSIGN_PASSWORD; cosign.pub "
+                             "committed) or keyless (the workflow's OIDC identity); deploys "
+                             "then verify it (default: none)")
     parser.add_argument("--force", action="store_true",
                         help="overwrite existing workflow files")
 
@@ -115,6 +120,13 @@ def _github_owner(root: Path) -> str | None:
     url = _git(root, "remote", "get-url", "origin") or ""
     match = re.search(r"github\.com[:/]([^/]+)/", url)
     return match.group(1).lower() if match else None
+
+
+def _github_repository(root: Path) -> str | None:
+    """OWNER/REPO of a github.com origin remote (for the keyless signing identity)."""
+    url = _git(root, "remote", "get-url", "origin") or ""
+    match = re.search(r"github\.com[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$", url)
+    return f"{match.group(1)}/{match.group(2)}" if match else None
 
 
 def _default_branch(root: Path) -> str:
@@ -183,7 +195,8 @@ def gather(args: argparse.Namespace, root: Path) -> tuple[opts.Options, list[str
     return opts.Options(registry=registry, image=image, model_name=model, strategy=strategy,
                         cluster_auth=cluster_auth, gpu_runner=gpu, action=action,
                         default_branch=_default_branch(root),
-                        versioning=bool(args.versioning)), notes
+                        versioning=bool(args.versioning), sign=args.sign or "none",
+                        github_repository=_github_repository(root)), notes
 
 
 def next_steps(o: opts.Options, written: list[str]) -> list[str]:
@@ -219,6 +232,13 @@ def next_steps(o: opts.Options, written: list[str]) -> list[str]:
                      f"{', '.join(o.gpu_runner)} (build and smoke test run there)")
     steps.append("deploy.analysis.prometheus in modelship.yaml: the Prometheus that scrapes "
                  "the model's pods")
+    if o.sign == "key":
+        steps.append("signing: `cosign generate-key-pair`, commit cosign.pub next to "
+                     "modelship.yaml, store cosign.key and its password as secrets "
+                     "COSIGN_PRIVATE_KEY and COSIGN_PASSWORD")
+    elif o.sign == "keyless":
+        steps.append("signing: nothing to store (the build job's OIDC identity signs); check "
+                     "deploy.verify.identity in modelship.yaml names this repository")
     steps.append("try it locally first: act pull_request -W .github/workflows/modelship-ci.yml")
     return steps
 

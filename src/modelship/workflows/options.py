@@ -13,6 +13,7 @@ from modelship.workflows.pins import ActionRef
 
 STRATEGIES = ("canary", "blue-green", "rolling")
 CLUSTER_AUTH = ("kubeconfig", "eks", "gke", "aks")
+SIGNING = ("none", "key", "keyless")  # build --sign: no, a cosign key pair secret, OIDC
 DEFAULT_REGISTRY = "ghcr.io"
 
 _REGISTRY = re.compile(r"^(?:localhost|[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)+"
@@ -34,6 +35,8 @@ class Options:
     action: ActionRef
     default_branch: str = "main"
     versioning: bool = False
+    sign: str = "none"  # SIGNING
+    github_repository: str | None = None  # OWNER/REPO from the git remote (keyless identity)
 
     @property
     def repository(self) -> str:

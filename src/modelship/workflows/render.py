@@ -90,6 +90,8 @@ def context(options: Options) -> dict[str, Any]:
         "runs_on_ci_build": _ci_build_runner(options.gpu_runner),
         "default_branch": options.default_branch,
         "versioning": options.versioning,
+        "sign": options.sign,
+        "github_repository": options.github_repository or "OWNER/REPO",
         "action": options.action,
         "pins": pins.THIRD_PARTY,
     }

@@ -119,6 +119,8 @@ def test_context_honours_dockerignore_and_dereferences_symlinks(tmp_path):
     (project / "data" / "train.csv").write_text("x\n")
     (project / ".git").mkdir()
     (project / ".git" / "HEAD").write_text("ref\n")
+    (project / ".modelship").mkdir()  # a gate report handed on by the gate job: not content
+    (project / ".modelship" / "gate-report.json").write_text("{}\n")
     (project / ".dockerignore").write_text("# comment\ndata/\n")
     ctx = context.scan(project, skip_git=True)
     assert ctx.files == [".dockerignore", "server.py", "model/w.json"]

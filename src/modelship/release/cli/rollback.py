@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a version (1.2.3 or v1.2.3), a tag naming one (rollback-v1.2.3), "
                              "a Helm revision number or a digest (default in Actions: the "
                              "pushed rollback-* tag)")
+    from modelship.provenance import release_check
+
+    release_check.add_arguments(parser)  # --allow-unverified
 
 
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
