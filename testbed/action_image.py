@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import http.server
+import re
 import subprocess
 import sys
 import threading
@@ -65,6 +66,16 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def base_image(dockerfile: Path = REPO / "Dockerfile") -> str:
+    """The Dockerfile's base (its PYTHON_IMAGE default) without the digest pin: the upstream
+    digest cannot be pulled here, the test bed's stand-in carries the same public tag
+    (testbed/base_images.py)."""
+    match = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile.read_text(), re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"{dockerfile}: no `ARG PYTHON_IMAGE=<image>` default")
+    return match.group(1).split("@", 1)[0]
+
+
 def build(tag: str) -> str:
     """Build the repo's Dockerfile as `tag`; return the image id."""
     wheels = wheelhouse()
@@ -74,7 +85,8 @@ def build(tag: str) -> str:
             state.say(f"building the action image {tag}")
             stream = client.api.build(path=str(REPO), tag=tag, rm=True, decode=True,
                                       network_mode="host",
-                                      buildargs={"PIP_FIND_LINKS": url, "PIP_NO_INDEX": "1"})
+                                      buildargs={"PIP_FIND_LINKS": url, "PIP_NO_INDEX": "1",
+                                                 "PYTHON_IMAGE": base_image()})
             tail: list[str] = []
             for chunk in stream:
                 if "error" in chunk:
