@@ -7,7 +7,9 @@ function.
 - decision: `deploy` (newer, or nothing runs yet), `rollback` (older: the fast path, straight to
   100%), `unchanged` (it runs already). With `model.version: auto` a commit deployed from a
   branch is recorded under its short sha, so versions alone cannot say: the same commit is
-  unchanged, and a commit that is an ancestor of the running one is older.
+  unchanged, and a commit that is an ancestor of the running one is older. Where git cannot
+  tell (the action's image has no git; a shallow clone), the release history can: a commit
+  first deployed before the running one is older.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Running:
     version: str | None
     digest: str | None
     git_sha: str | None
+    deploys: tuple[str, ...] = ()  # the commits the release's deploys recorded, oldest first
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,30 @@ def decide(target: Target, running: Running | None,
             return Decision("rollback", f"{target.version} is older than {shown}")
         return Decision("deploy", f"{target.version} is newer than {shown}"
                         if new > now else f"{target.version} differs from {shown}")
-    if target.sha and running.git_sha:
-        if is_ancestor(target.sha, running.git_sha):
-            return Decision("rollback", f"commit {target.sha[:MIN_SHA]} is an ancestor of "
-                                        f"{running.git_sha[:MIN_SHA]}, which runs {shown}")
-        if is_ancestor(running.git_sha, target.sha):
-            return Decision("deploy", f"commit {target.sha[:MIN_SHA]} descends from "
-                                      f"{running.git_sha[:MIN_SHA]}, which runs {shown}")
+    order = _commit_order(target, running, is_ancestor)
+    if order is not None:
+        older, why = order
+        return Decision("rollback" if older else "deploy", f"{why} {shown}")
     return Decision("deploy", f"{target.version} cannot be ordered against {shown} (not both "
-                              "semantic versions, and git does not relate the commits)")
+                              "semantic versions, and neither git nor the release history "
+                              "relates the commits)")
+
+
+def _commit_order(target: Target, running: Running,
+                  is_ancestor: Callable[[str, str], bool | None]) -> tuple[bool, str] | None:
+    """(whether the target's commit is older, why) by git ancestry, else by when the release
+    first deployed each commit; None when neither tells."""
+    new, now = target.sha, running.git_sha
+    if not new or not now:
+        return None
+    if is_ancestor(new, now):
+        return True, f"commit {new[:MIN_SHA]} is an ancestor of {now[:MIN_SHA]}, which runs"
+    if is_ancestor(now, new):
+        return False, f"commit {new[:MIN_SHA]} descends from {now[:MIN_SHA]}, which runs"
+    first_new = next((i for i, sha in enumerate(running.deploys) if same_commit(sha, new)), None)
+    first_now = next((i for i, sha in enumerate(running.deploys) if same_commit(sha, now)), None)
+    if first_new is None or first_now is None:
+        return None
+    when = "before" if first_new < first_now else "after"
+    return first_new < first_now, (f"commit {new[:MIN_SHA]} was first deployed {when} "
+                                   f"{now[:MIN_SHA]}, which runs")

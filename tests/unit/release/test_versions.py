@@ -60,6 +60,12 @@ def _ancestry(pairs: set[tuple[str, str]]):  # type: ignore[no-untyped-def]
 
 
 LINEAR = _ancestry({(A, B)})
+C = "c" * 40  # a third commit
+
+
+def _no_git(a: str, b: str) -> bool | None:
+    """What the action's container sees: it has no git, so git never tells."""
+    return None
 
 
 @pytest.mark.parametrize(("version", "sha", "running", "decision"), [
@@ -99,6 +105,23 @@ def test_release_decision(version: str, sha: str, running: versions.Running | No
     got = versions.decide(target, running, LINEAR)
     assert got.decision == decision, got.reason
     assert got.reason
+
+
+@pytest.mark.parametrize(("sha", "running", "decision"), [
+    pytest.param(A, versions.Running(B[:7], "sha256:2", B, (A, B)), "rollback",
+                 id="first-deployed-before"),
+    pytest.param(B, versions.Running(A[:7], "sha256:1", A, (A, B, C)), "deploy",
+                 id="first-deployed-after-though-rolled-back-to-since"),
+    pytest.param(C, versions.Running(A[:7], "sha256:1", A, (A, B)), "deploy",
+                 id="never-deployed"),
+    pytest.param(A, versions.Running(A[:7], "sha256:1", A, (A,)), "unchanged",
+                 id="same-commit"),
+])
+def test_without_git_the_release_history_orders_the_commits(
+        sha: str, running: versions.Running, decision: str) -> None:
+    target = versions.Target("refs/tags/v1.0.0", "release", "1.0.0", sha)
+    got = versions.decide(target, running, _no_git)
+    assert got.decision == decision, got.reason
 
 
 # -- the command, on a real git repository --------------------------------------------------

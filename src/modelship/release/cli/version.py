@@ -90,22 +90,25 @@ def _running(args: argparse.Namespace, cfg: Config) -> versions.Running | None:
         return None
     # the newest deploy of the digest it serves: rollback, promote and abort record the
     # commit they ran from, not the one the image was built from
-    commits = [e.record.git_sha for e in state.history
+    deploys = [e for e in state.history
                if e.record is not None and e.record.action == "deploy" and e.record.git_sha
-               and e.track is not None and e.track.digest == serving.digest
-               and e.status != "failed"]
-    return versions.Running(serving.version, serving.digest, commits[-1] if commits else None)
+               and e.track is not None and e.status != "failed"]
+    ran = [e.record.git_sha for e in deploys if e.record is not None and e.track is not None
+           and e.track.digest == serving.digest]
+    return versions.Running(serving.version, serving.digest, str(ran[-1]) if ran else None,
+                            tuple(str(e.record.git_sha) for e in deploys if e.record))
 
 
 def _is_ancestor(cfg: Config, ancestor: str, descendant: str) -> bool | None:
     """git merge-base --is-ancestor in the project's checkout; None when git cannot tell
-    (not a checkout, a shallow clone without the commits)."""
+    (no git, as in the action's image; not a checkout; a shallow clone without the commits)."""
     if not all(_SHA.match(sha) for sha in (ancestor, descendant)):
         return None
     try:
-        proc = subprocess.run(["git", "-C", str(cfg.root), "merge-base", "--is-ancestor",
-                               ancestor, descendant], capture_output=True, timeout=30,
-                              check=False)
+        # safe.directory: in an action's container the workspace belongs to another user
+        proc = subprocess.run(["git", "-c", "safe.directory=*", "-C", str(cfg.root),
+                               "merge-base", "--is-ancestor", ancestor, descendant],
+                              capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return {0: True, 1: False}.get(proc.returncode)
