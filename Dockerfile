@@ -2,7 +2,14 @@
 # Dependencies are installed from hashed lock files; pip honours the standard PIP_INDEX_URL /
 # PIP_FIND_LINKS / PIP_NO_INDEX build args, so a mirror or an offline wheelhouse works too.
 
-FROM python:3.11-slim-bookworm AS tools
+# The base image is pinned by digest as the dependencies are pinned by hash: the tag says what
+# it is (for people and update bots), the digest is what is pulled (the multi-platform index of
+# python:3.11-slim-bookworm with Python 3.11.16 on Debian bookworm of 2026-08-24, as Docker's
+# official-images repo-info recorded it). A build whose base carries the public tag without
+# that digest (an offline mirror, the test bed) passes --build-arg PYTHON_IMAGE=<name:tag>.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
+
+FROM ${PYTHON_IMAGE} AS tools
 ARG PIP_INDEX_URL
 ARG PIP_FIND_LINKS
 ARG PIP_NO_INDEX
@@ -17,7 +24,7 @@ RUN python3 -m pip download --no-cache-dir --disable-pip-version-check --no-deps
 # (the value listed for cosign-linux-amd64 in the v2.6.5 release's cosign_checksums.txt). An
 # offline build hands in COSIGN_URL of a mirror and that file's COSIGN_SHA256 (the test bed
 # serves the cosign it built from the github.com/sigstore/cosign/v2 Go module).
-FROM python:3.11-slim-bookworm AS cosign
+FROM ${PYTHON_IMAGE} AS cosign
 ARG COSIGN_VERSION=v2.6.5
 ARG COSIGN_URL=https://github.com/sigstore/cosign/releases/download/${COSIGN_VERSION}/cosign-linux-amd64
 ARG COSIGN_SHA256=c3b4f5410e608af03a5eb0aaac84a4313d8da131248e08ff1759ac70c79d1644
@@ -25,7 +32,7 @@ COPY docker/fetch_verified.py /tmp/
 RUN python3 /tmp/fetch_verified.py "$COSIGN_URL" "$COSIGN_SHA256" /cosign \
     && /cosign version
 
-FROM python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 ARG PIP_INDEX_URL
 ARG PIP_FIND_LINKS
 ARG PIP_NO_INDEX

@@ -107,6 +107,9 @@ def project(root: Path, index: str) -> Path:
     text = (REPO / "Dockerfile").read_text()
     text = text.replace("ARG PIP_FIND_LINKS\n", f"ARG PIP_FIND_LINKS={index}\n")
     text = text.replace("ARG PIP_NO_INDEX\n", "ARG PIP_NO_INDEX=1\n")
+    # the upstream digest cannot be pulled here: the stand-in carries the public tag
+    text = re.sub(r"(?m)^ARG PYTHON_IMAGE=.*$", f"ARG PYTHON_IMAGE={action_image.base_image()}",
+                  text)
     host = index.split("//", 1)[1].split(":", 1)[0]
     text = text.replace("ARG PIP_TRUSTED_HOST\n", f"ARG PIP_TRUSTED_HOST={host}\n")
     (dockerfile / "Dockerfile").write_text(text)

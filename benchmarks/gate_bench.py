@@ -6,6 +6,13 @@
 - generation: a generated 100,000-row JSONL file; baseline (b) reads it the same way and runs
   sacrebleu corpus BLEU and chrF and a rouge-score loop (ROUGE-1/2/L with stemming), numpy means.
 
+Scaling (issue 17): classification files of 1M and 4M rows (`--scaling-rows`), each read by the
+gate and by the named baseline (c) json.loads per line, holding nothing (the cost of reading the
+file, which grows linearly in time and not at all in memory). Printed: peak memory growth per row
+between the two sizes (the child's own peak RSS, getrusage via wait4) and the time ratio of the
+large to the small file, wall and CPU. Goals: <= 12 bytes a row, <= 4.4x time for 4x rows.
+`--before SRC` adds another checkout's src/ (e.g. main's) as a third contender in the same run.
+
 Each contender runs in its own process, alternately, `--repeat` times; the fastest run of each
 counts. Wall time, CPU time (workers included) and peak memory (the sum of the resident memory of
 the process and its children, sampled every 10 ms, so worker processes count) are measured from
@@ -14,6 +21,7 @@ be identical. Goals: classification <= 0.5x wall and <= 0.2x peak memory of (a);
 <= 0.6x wall of (b).
 
     python benchmarks/gate_bench.py [--rows 1000000] [--gen-rows 100000] [--keep DIR]
+        [--only compare|scaling] [--scaling-rows 1000000,4000000] [--before SRC]
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 BASELINE_A = textwrap.dedent("""
     import json, sys
@@ -80,6 +89,15 @@ BASELINE_B = textwrap.dedent("""
     }
     print(json.dumps({k: float(v) for k, v in out.items()}))
 """)
+
+BASELINE_C = textwrap.dedent("""
+    import json, sys
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        rows = sum(1 for line in fh if line.strip() and json.loads(line))
+    print(json.dumps({"rows": rows}))
+""")
+SRC = Path(__file__).resolve().parent.parent / "src"
+SCALING_GOALS = (12.0, 4.4)  # bytes a row of peak memory growth, time ratio for 4x rows
 
 LABELS = ["positive", "negative", "neutral", "mixed", "sarcastic", "off-topic", "question",
           "complaint"]
@@ -144,9 +162,17 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(argv: list[str]) -> tuple[float, float, float, str]:
+def measure(argv: list[str], src: Path = SRC) -> tuple[float, float, float, str]:
     """(wall seconds, CPU seconds, peak MB of the process tree, stdout)."""
+    wall, cpu, peak, _own_peak, text = measure_all(argv, src)
+    return wall, cpu, peak, text
+
+
+def measure_all(argv: list[str], src: Path = SRC) -> tuple[float, float, float, float, str]:
+    """measure() plus the child's own peak RSS in MiB (getrusage through wait4), which is
+    exact where the sampled tree peak can miss a short spike."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env["PYTHONPATH"] = str(src)  # this checkout's package (or --before's), not an install
     with tempfile.TemporaryFile("w+") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
@@ -164,7 +190,8 @@ def measure(argv: list[str]) -> tuple[float, float, float, str]:
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{argv[:4]} exited {proc.returncode}")
     # the child's CPU time includes the worker processes it waited for
-    return wall, usage.ru_utime + usage.ru_stime, peak / 2**20, text
+    return (wall, usage.ru_utime + usage.ru_stime, peak / 2**20, usage.ru_maxrss / 1024,
+            text)
 
 
 def _gate(path: Path, task: str) -> list[str]:
@@ -182,50 +209,41 @@ def compare(ours: dict[str, float], theirs: dict[str, float]) -> tuple[bool, flo
     return identical, worst
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--gen-rows", type=int, default=100_000)
-    parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep the files")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="rounds; each side's fastest run counts (default: 2)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
-        work = Path(args.keep or tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        cls, gen = work / "classification.jsonl", work / "generation.jsonl"
-        baseline_a, baseline_b = work / "baseline_a.py", work / "baseline_b.py"
-        baseline_a.write_text(BASELINE_A, encoding="utf-8")
-        baseline_b.write_text(BASELINE_B, encoding="utf-8")
-        print(f"generating {args.rows:,} classification rows and {args.gen_rows:,} generation "
-              f"rows in {work} ...", file=sys.stderr)
-        if not cls.exists():
-            generate_classification(cls, args.rows)
-        if not gen.exists():
-            generate_generation(gen, args.gen_rows)
-        print(f"{os.cpu_count()} CPUs; files: classification {cls.stat().st_size / 2**20:.0f} "
-              f"MB, generation {gen.stat().st_size / 2**20:.0f} MB", file=sys.stderr)
+def versus_baselines(args: argparse.Namespace, work: Path) -> None:
+    """The gate against scripts (a) and (b) on the same files: time, memory, identical values."""
+    cls, gen = work / "classification.jsonl", work / "generation.jsonl"
+    baseline_a, baseline_b = work / "baseline_a.py", work / "baseline_b.py"
+    baseline_a.write_text(BASELINE_A, encoding="utf-8")
+    baseline_b.write_text(BASELINE_B, encoding="utf-8")
+    print(f"generating {args.rows:,} classification rows and {args.gen_rows:,} generation "
+          f"rows in {work} ...", file=sys.stderr)
+    if not cls.exists():
+        generate_classification(cls, args.rows)
+    if not gen.exists():
+        generate_generation(gen, args.gen_rows)
+    print(f"{os.cpu_count()} CPUs; files: classification {cls.stat().st_size / 2**20:.0f} "
+          f"MB, generation {gen.stat().st_size / 2**20:.0f} MB", file=sys.stderr)
 
-        results = []
-        for case, path, task, script, baseline, goals in [
-            ("classification", cls, "classification", baseline_a,
-             "(a) json + scikit-learn", (0.5, 0.2)),
-            ("generation", gen, "generation", baseline_b,
-             "(b) sacrebleu + rouge-score loop", (0.6, None)),
-        ]:
-            best: dict[str, tuple[float, float, float, dict[str, float]]] = {}
-            for round_ in range(1, args.repeat + 1):  # alternate, keep each side's best run
-                for side, argv in (("gate", _gate(path, task)),
-                                   ("base", [sys.executable, str(script), str(path)])):
-                    print(f"{case} round {round_}: {side} ...", file=sys.stderr)
-                    wall, cpu, peak, out = measure(argv)
-                    values = json.loads(out.strip().splitlines()[-1])
-                    values = values["metrics"] if side == "gate" else values
-                    if side not in best or wall < best[side][0]:
-                        best[side] = (wall, cpu, peak, values)
-            identical, worst = compare(best["gate"][3], best["base"][3])
-            results.append((case, baseline, best["gate"][:3], best["base"][:3], goals,
-                            identical, worst, len(best["base"][3])))
+    results = []
+    for case, path, task, script, baseline, goals in [
+        ("classification", cls, "classification", baseline_a,
+         "(a) json + scikit-learn", (0.5, 0.2)),
+        ("generation", gen, "generation", baseline_b,
+         "(b) sacrebleu + rouge-score loop", (0.6, None)),
+    ]:
+        best: dict[str, tuple[float, float, float, dict[str, float]]] = {}
+        for round_ in range(1, args.repeat + 1):  # alternate, keep each side's best run
+            for side, argv in (("gate", _gate(path, task)),
+                               ("base", [sys.executable, str(script), str(path)])):
+                print(f"{case} round {round_}: {side} ...", file=sys.stderr)
+                wall, cpu, peak, out = measure(argv)
+                values = json.loads(out.strip().splitlines()[-1])
+                values = values["metrics"] if side == "gate" else values
+                if side not in best or wall < best[side][0]:
+                    best[side] = (wall, cpu, peak, values)
+        identical, worst = compare(best["gate"][3], best["base"][3])
+        results.append((case, baseline, best["gate"][:3], best["base"][:3], goals,
+                        identical, worst, len(best["base"][3])))
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\n{os.cpu_count()} CPUs, load average at the end {load}; best of {args.repeat} "
@@ -245,6 +263,96 @@ def main() -> None:
         values = f"{count} identical" if identical else f"max rel diff {worst:.1e}"
         print(f"{case:<15}{baseline:<34}{wall:>8.2f}{b_wall:>8.2f}{wall_x:>7.2f}x"
               f"{cpu_x:>6.2f}x{peak:>9.0f}{b_peak:>9.0f}{mem_x:>6.2f}x  {goal:<27}{values}")
+
+
+def _scaling_files(work: Path, sizes: list[int]) -> list[Path]:
+    """One classification file per size; each smaller file is a prefix of the largest."""
+    largest = work / f"scaling-{max(sizes)}.jsonl"
+    if not largest.exists():
+        print(f"generating {max(sizes):,} classification rows in {work} ...", file=sys.stderr)
+        generate_classification(largest, max(sizes))
+    paths = []
+    for size in sizes:
+        path = work / f"scaling-{size}.jsonl"
+        if not path.exists():
+            with largest.open(encoding="utf-8") as src, path.open("w", encoding="utf-8") as dst:
+                for _ in range(size):
+                    dst.write(src.readline())
+        paths.append(path)
+    return paths
+
+
+def scaling(args: argparse.Namespace, work: Path) -> None:
+    """How time and peak memory grow from the small to the large file, for each contender."""
+    sizes = sorted(int(x) for x in args.scaling_rows.split(","))
+    if len(sizes) != 2 or sizes[0] <= 0 or sizes[0] == sizes[1]:
+        raise SystemExit("--scaling-rows: expected two different row counts, e.g. 1000000,4000000")
+    paths = _scaling_files(work, sizes)
+    script = work / "baseline_c.py"
+    script.write_text(BASELINE_C, encoding="utf-8")
+    contenders: list[tuple[str, Path, Any]] = [
+        ("gate (this checkout)", SRC, lambda p: _gate(p, "classification"))]
+    if args.before:
+        contenders.append((f"gate ({args.before})", Path(args.before).resolve(),
+                           lambda p: _gate(p, "classification")))
+    contenders.append(("(c) json read only", SRC, lambda p: [sys.executable, str(script), str(p)]))
+    # best (wall, cpu, own peak MiB) per contender and size, alternating to share the load
+    best: dict[tuple[str, int], tuple[float, float, float]] = {}
+    for round_ in range(1, args.repeat + 1):
+        for size, path in zip(sizes, paths, strict=True):
+            for name, src, argv in contenders:
+                print(f"scaling round {round_}: {name}, {size:,} rows ...", file=sys.stderr)
+                wall, cpu, _tree, own, _out = measure_all(argv(path), src)
+                old = best.get((name, size))
+                best[(name, size)] = (min(wall, old[0]), min(cpu, old[1]), min(own, old[2])) \
+                    if old else (wall, cpu, own)
+    small, large = sizes
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nscaling {small:,} -> {large:,} rows ({large / small:g}x), classification with "
+          f"latency, best of {args.repeat} alternating runs; load average at the end {load}")
+    header = (f"{'contender':<34}{'small s':>9}{'large s':>9}{'wall x':>8}{'cpu x':>7}"
+              f"{'small MiB':>11}{'large MiB':>11}{'B/row':>7}  goal")
+    print(header)
+    print("-" * (len(header) + 30))
+    goal_bytes, goal_ratio = SCALING_GOALS
+    for name, _src, _argv in contenders:
+        (s_wall, s_cpu, s_mem), (l_wall, l_cpu, l_mem) = best[(name, small)], best[(name, large)]
+        per_row = (l_mem - s_mem) * 2**20 / (large - small)
+        wall_x, cpu_x = l_wall / s_wall, l_cpu / s_cpu
+        goal = ""
+        if name.startswith("gate"):
+            met = per_row <= goal_bytes and cpu_x <= goal_ratio
+            goal = (f"<= {goal_bytes:g} B/row, cpu <= {goal_ratio}x: "
+                    + ("met" if met else "MISSED"))
+        print(f"{name:<34}{s_wall:>9.2f}{l_wall:>9.2f}{wall_x:>7.2f}x{cpu_x:>6.2f}x"
+              f"{s_mem:>11.1f}{l_mem:>11.1f}{per_row:>7.1f}  {goal}")
+    print("B/row: growth of the process's own peak RSS per added row (getrusage); cpu x: CPU "
+          "seconds, steadier than wall time on a shared machine; (c) is the floor: reading the "
+          "file costs linear time and no memory per row.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--gen-rows", type=int, default=100_000)
+    parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep the files")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="rounds; each side's fastest run counts (default: 2)")
+    parser.add_argument("--only", choices=("compare", "scaling"),
+                        help="run one part: against the baselines, or the scaling")
+    parser.add_argument("--scaling-rows", default="1000000,4000000", metavar="SMALL,LARGE",
+                        help="row counts of the scaling files (default: 1000000,4000000)")
+    parser.add_argument("--before", metavar="SRC",
+                        help="another checkout's src/ measured in the scaling too (e.g. main's)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        if args.only in (None, "compare"):
+            versus_baselines(args, work)
+        if args.only in (None, "scaling"):
+            scaling(args, work)
+
 
 if __name__ == "__main__":
     main()

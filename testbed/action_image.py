@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import http.server
+import re
 import subprocess
 import sys
 import threading
@@ -75,6 +76,16 @@ def _cosign_mirror() -> tuple[Path, str]:
     return binary.parent, hashlib.sha256(binary.read_bytes()).hexdigest()
 
 
+def base_image(dockerfile: Path = REPO / "Dockerfile") -> str:
+    """The Dockerfile's base (its PYTHON_IMAGE default) without the digest pin: the upstream
+    digest cannot be pulled here, the test bed's stand-in carries the same public tag
+    (testbed/base_images.py)."""
+    match = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile.read_text(), re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"{dockerfile}: no `ARG PYTHON_IMAGE=<image>` default")
+    return match.group(1).split("@", 1)[0]
+
+
 def build(tag: str) -> str:
     """Build the repo's Dockerfile as `tag`; return the image id."""
     wheels = wheelhouse()
@@ -87,7 +98,8 @@ def build(tag: str) -> str:
                                       network_mode="host",
                                       buildargs={"PIP_FIND_LINKS": url, "PIP_NO_INDEX": "1",
                                                  "COSIGN_URL": f"{cosign_url}cosign",
-                                                 "COSIGN_SHA256": cosign_sha})
+                                                 "COSIGN_SHA256": cosign_sha,
+                                                 "PYTHON_IMAGE": base_image()})
             tail: list[str] = []
             for chunk in stream:
                 if "error" in chunk:

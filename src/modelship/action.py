@@ -22,7 +22,7 @@ from modelship import cli, console, ghactions, imageref
 from modelship.errors import EXIT_USAGE, UsageError
 
 DEFAULT_CONFIG = "modelship.yaml"
-RELEASE_COMMANDS = frozenset({"deploy", "promote", "abort", "rollback", "status"})
+RELEASE_COMMANDS = frozenset({"deploy", "promote", "abort", "rollback", "status", "version"})
 
 # input -> (CLI flag, commands that take it)
 FLAG_INPUTS: dict[str, tuple[str, frozenset[str]]] = {

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "abort": "modelship.release.cli.abort",
     "rollback": "modelship.release.cli.rollback",
     "status": "modelship.release.cli.status",
+    "version": "modelship.release.cli.version",
     "init": "modelship.workflows.command",
 }
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from modelship.gate.column import FloatColumn
 from modelship.gate.readers import Batch
 
 CLASSIFICATION = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_micro",
@@ -262,10 +263,10 @@ class GenerationStats:
 
 
 def _chunks(batches: Iterable[Batch], tokenize: str,
-            sink: list[np.ndarray]) -> Iterator[tuple[str, list[str], list[str]]]:
+            sink: FloatColumn) -> Iterator[tuple[str, list[str], list[str]]]:
     for batch in batches:
         if batch.latencies is not None:
-            sink.append(batch.latencies)
+            sink.extend(batch.latencies)
         for start in range(0, len(batch.predictions), CHUNK_ROWS):
             stop = start + CHUNK_ROWS
             yield tokenize, batch.predictions[start:stop], batch.references[start:stop]
@@ -326,9 +327,13 @@ def default_workers() -> int:
 
 # -- latency -------------------------------------------------------------------------------
 def latency_values(latencies: np.ndarray) -> dict[str, float]:
+    """Mean and percentiles. Reorders `latencies` in place: numpy's percentile partitions its
+    input, and a copy of the gate's largest array would double its memory. The mean comes
+    first, over the rows in file order (its pairwise sum depends on the order); a percentile
+    does not depend on it."""
     out = {"latency_mean_ms": float(np.mean(latencies))}
     for name, q in PERCENTILES.items():
-        out[name] = float(np.percentile(latencies, q))
+        out[name] = float(np.percentile(latencies, q, overwrite_input=True))
     return out
 
 
@@ -350,14 +355,14 @@ def evaluate(batches: Iterable[Batch], task: str, *, tokenize: str = "13a",
     """Stream batches through the task's metrics and the latency metrics. `size_hint` (bytes
     of input) lets a large generation file go to worker processes from the first row."""
     counted = _Counted(batches, progress)
-    latencies: list[np.ndarray] = []
+    latencies = FloatColumn()
     result = Evaluation(task, 0, 0)
     if task == "classification":
         pairs: Counter[tuple[str, str]] = Counter()
         for batch in counted:
             pairs.update(zip(batch.references, batch.predictions, strict=True))
             if batch.latencies is not None:
-                latencies.append(batch.latencies)
+                latencies.extend(batch.latencies)
         if pairs:
             result.classification = ClassificationStats.from_pairs(pairs)
             result.metrics.update(result.classification.values())
@@ -374,10 +379,9 @@ def evaluate(batches: Iterable[Batch], task: str, *, tokenize: str = "13a",
             if result.generation.n:
                 result.metrics.update(result.generation.values())
     result.rows, result.errors = counted.rows, counted.errors
-    if latencies:
-        result.latencies = np.concatenate(latencies)
-        if len(result.latencies):
-            result.metrics.update(latency_values(result.latencies))
+    if len(latencies):
+        result.latencies = latencies.finish()
+        result.metrics.update(latency_values(result.latencies))
     return result
 
 

@@ -153,8 +153,8 @@ def test_release_builds_only_a_missing_image_and_rolls_back_older_versions():
     assert jobs["gate"]["if"] == "needs.version.outputs.image-exists != 'true'"
     assert jobs["build"]["needs"] == ["version", "gate"]
     release = {s.get("id"): s for s in jobs["production"]["steps"]}
-    assert release["rollback"]["if"] == "steps.decide.outputs.mode == 'rollback'"
-    assert release["deploy"]["if"] == "steps.decide.outputs.mode == 'deploy'"
+    assert release["rollback"]["if"] == "steps.decide.outputs.decision == 'rollback'"
+    assert release["deploy"]["if"] == "steps.decide.outputs.decision == 'deploy'"
     # by digest: the one the version job resolved, or the one the build job just pushed
     assert release["deploy"]["with"]["image"] == (
         "${{ needs.version.outputs.image-exists == 'true' && needs.version.outputs.image"
@@ -298,3 +298,28 @@ def test_an_image_name_too_long_for_its_ci_twin_is_refused():
     with pytest.raises(options.UsageError, match="--image"):
         options.image(longest, "ghcr.io")
     assert options.image(longest[:-3], "ghcr.io") == longest[:-3]
+
+
+def test_release_asks_modelship_for_the_version_and_the_decision_and_runs_one_at_a_time():
+    """No semver parsing or deploy/rollback choice in a script: `modelship version` (tested in
+    tests/unit/release/test_versions.py) reads the tag and compares it with production; a
+    commit's short sha recorded by `model.version: auto` is ordered by git ancestry, which
+    needs the whole history."""
+    wf = load(workflows(make())["modelship-release.yml"])
+    assert wf["concurrency"] == {"group": "modelship-release", "cancel-in-progress": False}
+    jobs = wf["jobs"]
+    version = next(s for s in jobs["version"]["steps"] if s.get("id") == "version")
+    assert version["uses"] == f"acme/modelship@{SHA}"
+    assert version["with"] == {"command": "version", "args": "--require release"}
+    assert jobs["version"]["outputs"]["version"] == "${{ steps.version.outputs.version }}"
+    production = jobs["production"]["steps"]
+    decide = next(s for s in production if s.get("id") == "decide")
+    assert decide["with"]["command"] == "version"
+    assert decide["with"]["environment"] == "production"
+    assert decide["with"]["args"] == "--require release"
+    assert not decide.get("continue-on-error")  # an unreadable production stops the release
+    checkout = next(s for s in production if "actions/checkout" in str(s.get("uses")))
+    assert checkout["with"]["fetch-depth"] == 0
+    # the scripts left look the image up in the registry and hand the gate report to the build
+    assert [s.get("id") or s.get("name") for _, s in steps(wf) if "run" in s] == [
+        "image", "Take the gate report from the gate job"]

@@ -1,9 +1,9 @@
 """The scripts inside the rendered workflows, run as the runner would run them (bash, real git):
-the versioning step's next version and changelog, and the release's deploy-or-rollback choice."""
+the versioning step's next version and changelog. (The release's deploy-or-rollback choice is
+`modelship version --environment`, tested in tests/unit/release/test_versions.py.)"""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -96,26 +96,3 @@ def test_versioning_tags_nothing_without_new_commits(git_repo):
     root, commit = git_repo
     commit("feat: x", tag="v2.0.0")
     assert run_step(step_script("modelship-versioning.yml", "tag", "next"), root, {})["tag"] == ""
-
-
-@pytest.mark.parametrize(
-    ("status", "version", "mode"),
-    [
-        pytest.param({}, "1.0.0", "deploy", id="no-release-yet"),
-        pytest.param({"error": "release not found", "exit_code": 2}, "1.0.0", "deploy",
-                     id="status-failed"),
-        pytest.param({"stable": {"version": "1.2.0"}}, "1.3.0", "deploy", id="newer"),
-        pytest.param({"stable": {"version": "1.2.0"}}, "1.1.9", "rollback", id="older"),
-        pytest.param({"stable": {"version": "1.10.0"}}, "1.9.0", "rollback", id="numeric"),
-        pytest.param({"stable": {"version": "v1.2.0"}}, "1.2.0", "unchanged", id="same"),
-        pytest.param({"stable": {"version": "1.2.0-rc.1"}}, "1.2.0", "deploy", id="release"),
-        pytest.param({"stable": {"version": "3f2a9c1"}}, "1.0.0", "deploy", id="sha-version"),
-    ],
-)
-def test_release_deploys_newer_and_rolls_back_older(tmp_path: Path, status, version: str,
-                                                    mode: str):
-    work = tmp_path / "w"
-    work.mkdir()
-    script = step_script("modelship-release.yml", "production", "decide")
-    out = run_step(script, work, {"STATUS": json.dumps(status), "VERSION": version})
-    assert out["mode"] == mode
