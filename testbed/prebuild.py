@@ -1,5 +1,5 @@
 """python -m testbed.prebuild: build everything the test bed makes from Go modules (the
-cluster's binaries, actionlint, docker-buildx) ahead of the tests that need them.
+cluster's binaries, actionlint, docker-buildx, cosign) ahead of the tests that need them.
 
 scripts/test starts it in the background before the linters, so on a new machine those
 builds (most of a cold run) overlap the linters and the tests that need no cluster, which
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from testbed import docker_runner, lint_tools, state
+from testbed import docker_runner, lint_tools, signing, state
 from testbed.cluster import builder
 
 
@@ -22,6 +22,7 @@ def main() -> int:
         builder.build()
         lint_tools.actionlint()
         docker_runner.buildx()
+        signing.cosign()
     except (RuntimeError, OSError) as e:
         state.say(f"prebuild stopped: {e} (the tests build what they need themselves)")
         return 3
