@@ -38,7 +38,8 @@ KNOWN_KEYS: dict[str, set[str] | None] = {
               "base_image"},
     "image.smoke": None,
     "image.build_args": None,
-    "serve": {"command", "port", "health", "predict", "metrics", "env"},
+    "serve": {"command", "port", "health", "predict", "metrics", "env", "protocol", "model",
+              "metrics_port", "startup_timeout", "warmup", "max_tokens"},
     "serve.env": None,
     "deploy": None,  # owned by the release engine, validated there
     "environments": None,

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelship import serving
 from modelship.config import Config, suggest
 from modelship.errors import UsageError
+from modelship.serving import chart as serving_chart
 
 STRATEGIES = ("canary", "blue-green", "rolling")
 DEPLOY_KEYS = ("release", "namespace", "kube_context", "strategy", "replicas", "timeout",
@@ -204,7 +206,11 @@ def load(cfg: Config, environment: str | None = None, *, strategy: str | None = 
     step_timeout = timeout if timeout is not None else _positive_duration(
         cfg, src.key("timeout"), DEFAULT_TIMEOUT)
 
-    values: dict[str, Any] = cfg.get_mapping("deploy.values", {})
+    # the chart's probes and scrape target from the resolved serve spec (serve.protocol's
+    # preset included); deploy.values on top, so what the user writes wins
+    values: dict[str, Any] = _deep_merge(
+        serving_chart.chart_values(serving.ServeSpec.from_config(cfg)),
+        cfg.get_mapping("deploy.values", {}))
     if environment and cfg.has(f"environments.{environment}.values"):
         values = _deep_merge(values, cfg.get_mapping(f"environments.{environment}.values"))
     for reserved in ("strategy", "stable", "canary", "blueGreen"):
