@@ -1,0 +1,40 @@
+"""Real serving runtimes (MLServer, BentoML, ...) run from their own PyPI packages on the host;
+each venv is built once under ~/.cache/modelship-runtimes (tests/support/runtimes.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.support import runtimes
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class Served:
+    project: Path  # a copy of the example, its modelship.yaml unchanged
+    url: str  # the server's base URL
+    metrics_url: str
+
+
+@pytest.fixture(scope="session")
+def mlserver_iris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """examples/iris-mlserver served by `mlserver start .` on free ports (MLServer 1.7.1)."""
+    example = REPO / "examples/iris-mlserver"
+    env = runtimes.venv("mlserver-1.7.1", runtimes.requirements(example / "requirements.txt"))
+    project = tmp_path_factory.mktemp("iris-mlserver") / "iris"
+    shutil.copytree(example, project)
+    http, grpc, metrics = runtimes.free_port(), runtimes.free_port(), runtimes.free_port()
+    # the test's ports instead of the example's 8080/8081/8082 (other servers may hold them)
+    settings = json.loads((project / "settings.json").read_text())
+    settings.update(http_port=http, grpc_port=grpc, metrics_port=metrics, host="127.0.0.1")
+    (project / "settings.json").write_text(json.dumps(settings))
+    base = f"http://127.0.0.1:{http}"
+    with runtimes.serving([str(env / "bin/mlserver"), "start", "."], cwd=project,
+                          ready_url=f"{base}/v2/models/iris/ready"):
+        yield Served(project, base, f"http://127.0.0.1:{metrics}/metrics")
