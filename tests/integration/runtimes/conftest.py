@@ -38,3 +38,20 @@ def mlserver_iris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with runtimes.serving([str(env / "bin/mlserver"), "start", "."], cwd=project,
                           ready_url=f"{base}/v2/models/iris/ready"):
         yield Served(project, base, f"http://127.0.0.1:{metrics}/metrics")
+
+
+@pytest.fixture(scope="session")
+def bentoml_iris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """examples/iris-bentoml served by `bentoml serve service:Iris` (BentoML 1.4.40)."""
+    example = REPO / "examples/iris-bentoml"
+    env = runtimes.venv("bentoml-1.4.40", runtimes.requirements(example / "requirements.txt"))
+    project = tmp_path_factory.mktemp("iris-bentoml") / "iris"
+    shutil.copytree(example, project, symlinks=False)  # the shared model and eval set as files
+    port = runtimes.free_port()
+    base = f"http://127.0.0.1:{port}"
+    with runtimes.serving([str(env / "bin/bentoml"), "serve", "service:Iris", "--host",
+                           "127.0.0.1", "--port", str(port)], cwd=project,
+                          ready_url=f"{base}/readyz",
+                          env={"BENTOML_DO_NOT_TRACK": "true",
+                               "BENTOML_HOME": str(project / ".bentoml")}):
+        yield Served(project, base, f"{base}/metrics")
