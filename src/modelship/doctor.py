@@ -144,7 +144,8 @@ def run_endpoint(endpoint: str) -> Outcome:
                 "serve.predict and gate.online.* by hand")
     else:
         text = f"{shown}: no answer ({found.evidence[-1] if found.evidence else 'no probe'})"
-    text += "\n  probes: " + "; ".join(found.evidence)
+    if found.reachable:
+        text += "\n  probes: " + "; ".join(found.evidence)
     result = {"endpoint": shown, **found.as_dict()}
     return Outcome(result, EXIT_OK if found.protocol else EXIT_INFRA, text=text,
                    summary="### modelship doctor --endpoint\n\n" + text.replace("\n", "\n\n"),
