@@ -88,8 +88,12 @@ def _protocol_cause(settings: OnlineSettings, group: serving.FailureGroup) -> st
         answer = (f"answered without '{spec.response_field}': {example.body}")
     else:
         answer = f"did not answer ({example.detail})"
+    hint = ""
+    if example.status == 404 and spec.preset.needs_model:
+        hint = (f" (is serve.model '{spec.model}' a model the server serves? `modelship doctor "
+                "--endpoint URL` lists them)")
     return (f"serve.protocol {spec.protocol}: POST {example.url} {answer} — "
-            f"{spec.preset.expects()}")
+            f"{spec.preset.expects()}{hint}")
 
 
 def _labelled(rows: Iterable[serving.Row]) -> Iterator[serving.Row]:

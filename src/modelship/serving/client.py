@@ -77,6 +77,11 @@ class Answer:
 
 
 def _body_text(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Traceback (most recent call last)"):
+        # a Python server's error page (MLServer answers a model's exception so): its last line
+        # is the exception, which says what was wrong with the request
+        text = lines[-1]
     return " ".join(text.split())[:BODY_CHARS]
 
 

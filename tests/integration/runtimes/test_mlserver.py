@@ -87,3 +87,34 @@ def test_doctor_tells_the_endpoint_speaks_v2_and_names_the_model(
     assert code == 0, result
     assert result["protocol"] == "v2"
     assert result["models"] == ["iris"]
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    pytest.param({"model": "irsi"}, ["POST {url}/v2/models/irsi/infer answered HTTP 404:",
+                                     '{"error":"Model irsi not found"}',
+                                     "is serve.model 'irsi' a model the server serves?"],
+                 id="wrong-model-name"),
+    pytest.param({"features": 3}, ["answered HTTP 500: ValueError: X has 3 features, but "
+                                   "StandardScaler is expecting 4 features as input."],
+                 id="rows-the-model-refuses"),
+])
+def test_v2_errors_name_the_protocol_and_show_the_servers_error_text(
+        mlserver_iris: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        edit: dict, words: list[str]) -> None:
+    width = edit.get("features", 4)
+    (tmp_path / "eval.jsonl").write_text("".join(
+        json.dumps({"features": [1.0 + i] * width, "reference": "setosa"}) + "\n"
+        for i in range(2)))
+    config_file = tmp_path / "modelship.yaml"
+    config_file.write_text(
+        "gate: {thresholds: {accuracy: '>= 0.5'}, online: {eval_set: eval.jsonl, retries: 0}}\n"
+        f"serve: {{protocol: v2, model: {edit.get('model', 'iris')}}}\n")
+    code = main(["gate", "--config", str(config_file), "--endpoint", mlserver_iris.url,
+                 "--results", str(tmp_path / "r.jsonl")])
+    errors = [line for line in capsys.readouterr().err.splitlines()
+              if line.startswith("error: ")]
+    assert code == 1
+    assert len(errors) == 1
+    assert errors[0].startswith("error: 2/2 requests failed: serve.protocol v2: POST ")
+    for word in words:
+        assert word.replace("{url}", mlserver_iris.url) in errors[0]
