@@ -91,3 +91,13 @@ def serving(argv: Sequence[str], *, cwd: Path, ready_url: str, env: Mapping[str,
 
 def _tail(log: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def run(argv: Sequence[str], *, cwd: Path, timeout: float = 300) -> str:
+    """Run a runtime's own script (train, evaluate) to the end; its output on failure."""
+    done = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n"
+                           f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done.stdout

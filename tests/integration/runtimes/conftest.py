@@ -55,3 +55,37 @@ def bentoml_iris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                           env={"BENTOML_DO_NOT_TRACK": "true",
                                "BENTOML_HOME": str(project / ".bentoml")}):
         yield Served(project, base, f"{base}/metrics")
+
+
+LLAMA_EXAMPLE = REPO / "examples/tiny-llm-llamacpp"
+
+
+@pytest.fixture(scope="session")
+def llama_venv() -> Path:
+    """llama-cpp-python's OpenAI-compatible server, built from its sdist (compiles llama.cpp),
+    and the gguf package that writes the tiny model."""
+    pins = [*runtimes.requirements(LLAMA_EXAMPLE / "requirements.txt"), "gguf==0.19.0"]
+    return runtimes.venv("llama-cpp-python-0.3.36", pins)
+
+
+def llama_project(env: Path, dest: Path, seed: int = 1) -> Path:
+    """The example with its model written (make_model.py) and its offline results computed
+    in-process by the library the server wraps (evaluate.py)."""
+    shutil.copytree(LLAMA_EXAMPLE, dest)
+    python = str(env / "bin/python")
+    for script in (["make_model.py", "--seed", str(seed)], ["evaluate.py"]):
+        runtimes.run([python, *script], cwd=dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def llama_tiny(llama_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """examples/tiny-llm-llamacpp served by `python -m llama_cpp.server` on a free port."""
+    project = llama_project(llama_venv, tmp_path_factory.mktemp("tiny-llm") / "llm")
+    port = runtimes.free_port()
+    base = f"http://127.0.0.1:{port}"
+    with runtimes.serving([str(llama_venv / "bin/python"), "-m", "llama_cpp.server", "--model",
+                           "model.gguf", "--model_alias", "tiny", "--n_ctx", "512", "--host",
+                           "127.0.0.1", "--port", str(port)], cwd=project,
+                          ready_url=f"{base}/v1/models"):
+        yield Served(project, base, "")
