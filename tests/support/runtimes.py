@@ -40,6 +40,7 @@ def venv(name: str, pins: Sequence[str]) -> Path:
     root.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
     log = root.with_suffix(".install.log")
+    started = time.monotonic()
     with log.open("w") as out:
         done = subprocess.run([str(root / "bin/pip"), "install", "--disable-pip-version-check",
                                *pins], stdout=out, stderr=subprocess.STDOUT,
@@ -48,6 +49,9 @@ def venv(name: str, pins: Sequence[str]) -> Path:
         tail = "\n".join(log.read_text().splitlines()[-20:])
         raise RuntimeError(f"pip install {' '.join(pins)} into {root} failed:\n{tail}")
     marker.write_text(wanted)
+    # the cost a cold CI run pays once per machine, shown with -s or in the captured output
+    print(f"runtimes: installed {' '.join(pins)} into {root} in "
+          f"{time.monotonic() - started:.0f}s", file=sys.stderr)
     return root
 
 
