@@ -48,3 +48,11 @@ def test_another_model_on_the_same_rows_is_rejected_by_bleu(
     code, report = _gate(capsys, "--config", str(other / "modelship.yaml"))
     assert code == 1
     assert report["metrics"]["bleu"] < 50
+
+
+def test_doctor_tells_the_endpoint_speaks_openai(llama_tiny: Served,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["doctor", "--json", "--endpoint", llama_tiny.url])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0, result
+    assert (result["protocol"], result["models"]) == ("openai-chat", ["tiny"])
