@@ -170,3 +170,10 @@ def test_the_default_startup_budget_fits_a_large_model(tmp_path: Path) -> None:
     s = spec(tmp_path, "serve: {}\n")
     assert s.startup_timeout == 20 * 60
     assert chart.chart_values(s)["probes"]["startup"]["failureThreshold"] == 120
+
+
+def test_a_startup_period_the_user_writes_keeps_the_startup_budget(tmp_path: Path) -> None:
+    s = spec(tmp_path, "serve: {startup_timeout: 5m}\n")
+    user = {"probes": {"startup": {"periodSeconds": 1}}}
+    assert chart.chart_values(s, user)["probes"]["startup"] == {"periodSeconds": 1,
+                                                                "failureThreshold": 300}

@@ -206,13 +206,13 @@ def load(cfg: Config, environment: str | None = None, *, strategy: str | None = 
     step_timeout = timeout if timeout is not None else _positive_duration(
         cfg, src.key("timeout"), DEFAULT_TIMEOUT)
 
-    # the chart's probes and scrape target from the resolved serve spec (serve.protocol's
-    # preset included); deploy.values on top, so what the user writes wins
-    values: dict[str, Any] = _deep_merge(
-        serving_chart.chart_values(serving.ServeSpec.from_config(cfg)),
-        cfg.get_mapping("deploy.values", {}))
+    values: dict[str, Any] = cfg.get_mapping("deploy.values", {})
     if environment and cfg.has(f"environments.{environment}.values"):
         values = _deep_merge(values, cfg.get_mapping(f"environments.{environment}.values"))
+    # the chart's probes and scrape target from the resolved serve spec (serve.protocol's
+    # preset included); the user's values on top, so what the user writes wins
+    values = _deep_merge(
+        serving_chart.chart_values(serving.ServeSpec.from_config(cfg), values), values)
     for reserved in ("strategy", "stable", "canary", "blueGreen"):
         if reserved in values:
             key = (f"environments.{environment}.values.{reserved}"
