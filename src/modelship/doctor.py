@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 from modelship import console, credentials, markdown
 from modelship.config import Config
-from modelship.errors import EXIT_INFRA, EXIT_OK, first_line
+from modelship.errors import EXIT_INFRA, EXIT_OK, UsageError, first_line
 from modelship.image.tags import registry_host
 from modelship.outcome import Outcome
 
@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require", action="append", default=[], metavar="PART",
                         choices=["docker", "registry", "cluster", "helm", "kubectl"],
                         help="treat PART as required even if the config does not use it")
+    parser.add_argument("--endpoint", metavar="URL",
+                        help="only tell which serve.protocol the model server at URL speaks "
+                             "(and the models it lists for serve.model)")
 
 
 def check_docker() -> Check:
@@ -111,7 +114,48 @@ def check_tool(name: str, args: list[str], required: bool) -> Check:
     return Check(name, True, required, f"{out} ({path})")
 
 
+def run_endpoint(endpoint: str) -> Outcome:
+    """`doctor --endpoint URL`: which preset the server answers as (exit 3 when nothing
+    answers, or no preset's path answers as its runtime does)."""
+    from modelship import serving
+    from modelship.serving import detect
+
+    serving.mask_url(endpoint)
+    try:
+        serving.predict_url(endpoint, "/")  # checks it is an http(s) URL
+    except ValueError as e:
+        raise UsageError(f"--endpoint {serving.shown_url(endpoint)}: {e}") from None
+    found = detect.detect(endpoint)
+    shown = serving.shown_url(endpoint)
+    if found.protocol:
+        text = f"{shown} speaks serve.protocol {found.protocol}"
+        if found.models:
+            text += f" (models: {', '.join(found.models)})"
+        hint = ""
+        if found.protocol in ("v2", "kserve-v1", "torchserve") and found.models:
+            hint = f"serve: {{protocol: {found.protocol}, model: {found.models[0]}}}"
+        elif found.protocol == "openai-chat":
+            hint = "serve: {protocol: openai-chat} (or openai-completions for /v1/completions)"
+        else:
+            hint = f"serve: {{protocol: {found.protocol}}}"
+        text += f"\n  in modelship.yaml: {hint}"
+    elif found.reachable:
+        text = (f"{shown} answers, but not as any serve.protocol preset does; set serve.health, "
+                "serve.predict and gate.online.* by hand")
+    else:
+        text = f"{shown}: no answer ({found.evidence[-1] if found.evidence else 'no probe'})"
+    if found.reachable:
+        text += "\n  probes: " + "; ".join(found.evidence)
+    result = {"endpoint": shown, **found.as_dict()}
+    return Outcome(result, EXIT_OK if found.protocol else EXIT_INFRA, text=text,
+                   summary="### modelship doctor --endpoint\n\n" + text.replace("\n", "\n\n"),
+                   outputs={"ok": str(bool(found.protocol)).lower(),
+                            "protocol": found.protocol or ""})
+
+
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
+    if getattr(args, "endpoint", None):
+        return run_endpoint(args.endpoint)
     wants = set(args.require)
     uses_deploy = cfg.has("deploy") or cfg.has("environments")
     host = args.registry or registry_host(cfg.get_str("image.repository", ""))

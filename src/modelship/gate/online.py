@@ -63,6 +63,11 @@ def failure_line(run: OnlineRun) -> str:
     serve.predict is /predict`)."""
     settings = run.settings
     commonest = run.failures.commonest()
+    others = len(run.failures.groups()) - 1
+    more = f" ({others} other cause{'s' if others > 1 else ''} in the report)" if others > 0 else ""
+    if settings.serve.protocol != "custom" and commonest is not None:
+        cause = _protocol_cause(settings, commonest)
+        return f"{run.errors}/{run.rows} requests failed: {cause}{more}"
     cause = commonest.cause if commonest else "no prediction"
     how = (f"serve.predict is {settings.serve.predict}"
            if serving.uses_predict_path(settings.endpoint)
@@ -70,9 +75,27 @@ def failure_line(run: OnlineRun) -> str:
                 "is appended only to a base URL)")
     if commonest is not None and commonest.kind == "missing-field":  # answered, nothing read
         how = f"gate.online.response_field is '{settings.serve.response_field}'"
-    others = len(run.failures.groups()) - 1
-    more = f" ({others} other cause{'s' if others > 1 else ''} in the report)" if others > 0 else ""
     return f"{run.errors}/{run.rows} requests failed: {cause} — {how}{more}"
+
+
+def _protocol_cause(settings: OnlineSettings, group: serving.FailureGroup) -> str:
+    """A runtime named by serve.protocol that answered otherwise (e.g. a V2 server configured
+    as openai-chat): the protocol, the path tried, the server's answer and what was expected."""
+    spec, example = settings.serve, group.example
+    if example.kind == "http":
+        answer = f"answered HTTP {example.status}: {example.body or '(empty body)'}"
+    elif example.kind == "not-json":
+        answer = f"answered something that is not JSON: {example.body or '(empty body)'}"
+    elif example.kind == "missing-field":
+        answer = (f"answered without '{spec.response_field}': {example.body}")
+    else:
+        answer = f"did not answer ({example.detail})"
+    hint = ""
+    if example.status == 404 and spec.preset.needs_model:
+        hint = (f" (is serve.model '{spec.model}' a model the server serves? `modelship doctor "
+                "--endpoint URL` lists them)")
+    return (f"serve.protocol {spec.protocol}: POST {example.url} {answer} — "
+            f"{spec.preset.expects()}{hint}")
 
 
 def _labelled(rows: Iterable[serving.Row]) -> Iterator[serving.Row]:

@@ -230,7 +230,7 @@ def generate(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
     spec = dockerfile.Spec(
         base_image=base or profile.base_image, command=command,
         port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
-        health=serving.config_path(cfg, "serve.health", "/healthz"), requirements=requirements,
+        health=serving.ServeSpec.from_config(cfg).health, requirements=requirements,
         weights=found_weights, code=code,
         env={str(k): str(v) for k, v in cfg.get_mapping("serve.env", {}).items()},
         build_args=sorted(build_args), nvidia=profile.kind == "nvidia",
@@ -344,15 +344,18 @@ def smoke_spec(args: argparse.Namespace, cfg: Config,
     timeout = args.smoke_timeout if args.smoke_timeout is not None else \
         cfg.get_duration("image.smoke.timeout", 60)
     serve = serving.ServeSpec.from_config(cfg)
+    named = cfg.has("gate.online.response_field") or serve.protocol != "custom"
     return smoke.SmokeSpec(
-        port=serve.port, health=serve.health, predict=serve.predict, metrics=serve.metrics,
+        port=serve.port, health=serve.health, predict=serve.predict,
+        # metrics on their own port (serve.metrics_port) are the chart's to scrape
+        metrics=serve.metrics if serve.metrics_port in (None, serve.port) else None,
         samples=smoke_samples(cfg, serve),
-        # without a configured field any JSON object will do (the gate's default field,
-        # `prediction`, is not required of a server that is never evaluated online)
-        response_field=serve.response_field if cfg.has("gate.online.response_field") else None,
+        # without a configured field (or a protocol that names one) any JSON object will do:
+        # the gate's default field is not required of a server never evaluated online
+        response_field=serve.response_field if named else None,
         timeout=timeout, nvidia=profile.kind == "nvidia", gpu_count=profile.gpu_count or 1,
         gpu=cfg.get_str("image.smoke.gpu", "auto", choices=smoke.GPU_MODES),
-        request_timeout=serve.timeout)
+        request_timeout=serve.timeout, protocol=serve.protocol)
 
 
 def _build_smoke_push(job: BuildJob, docker_client: Any) -> Outcome:

@@ -42,13 +42,14 @@ class SmokeSpec:
     # strict: a sample must be answered at the first attempt (a retried 5xx would let a flaky
     # image pass); the health wait already covers a server that is still starting
     retries: int = 0
+    protocol: str = "custom"  # serve.protocol: how an answer is read (serving/protocol.py)
 
     def serve(self) -> serving.ServeSpec:
         return serving.ServeSpec(
             predict=serving.serve_path(self.predict), health=serving.serve_path(self.health),
             metrics=serving.serve_path(self.metrics) if self.metrics else None, port=self.port,
             response_field=self.response_field or "", timeout=self.request_timeout,
-            retries=self.retries)
+            retries=self.retries, protocol=self.protocol)
 
 
 @dataclass
@@ -224,7 +225,8 @@ def _check_predict(container: Any, client: serving.Client, url: str, body: Any) 
     failure = answer.failure
     shown = json.dumps(body)[:200]
     if failure is None:
-        if not client.spec.response_field and not isinstance(answer.prediction, dict):
+        if (not client.spec.response_field and client.spec.protocol == "custom"
+                and not isinstance(answer.prediction, dict)):
             _raise(container, Rejected, f"POST {url} answered "
                                         f"{type(answer.prediction).__name__}, expected a JSON "
                                         "object")

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelship import serving
 from modelship.config import Config, suggest
 from modelship.errors import UsageError
 from modelship.provenance import policy as verify_policy
+from modelship.serving import chart as serving_chart
 
 STRATEGIES = ("canary", "blue-green", "rolling")
 DEPLOY_KEYS = ("release", "namespace", "kube_context", "strategy", "replicas", "timeout",
@@ -210,6 +212,10 @@ def load(cfg: Config, environment: str | None = None, *, strategy: str | None = 
     values: dict[str, Any] = cfg.get_mapping("deploy.values", {})
     if environment and cfg.has(f"environments.{environment}.values"):
         values = _deep_merge(values, cfg.get_mapping(f"environments.{environment}.values"))
+    # the chart's probes and scrape target from the resolved serve spec (serve.protocol's
+    # preset included); the user's values on top, so what the user writes wins
+    values = _deep_merge(
+        serving_chart.chart_values(serving.ServeSpec.from_config(cfg), values), values)
     for reserved in ("strategy", "stable", "canary", "blueGreen"):
         if reserved in values:
             key = (f"environments.{environment}.values.{reserved}"

@@ -77,6 +77,11 @@ class Answer:
 
 
 def _body_text(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Traceback (most recent call last)"):
+        # a Python server's error page (MLServer answers a model's exception so): its last line
+        # is the exception, which says what was wrong with the request
+        text = lines[-1]
     return " ".join(text.split())[:BODY_CHARS]
 
 
@@ -152,18 +157,28 @@ class Client:
                 if status == 429 or status >= 500:
                     continue
                 return Answer(status=status, failure=failure, attempts=attempt)
-            try:
-                answer = response.json()
-            except ValueError:
-                return Answer(status=status, attempts=attempt, failure=Failure(
-                    "not-json", shown, status, _body_text(response.text), attempts=attempt))
-            prediction = extract(answer, s.response_field)
-            if prediction is MISSING or prediction is None:
-                return Answer(status=status, attempts=attempt, failure=Failure(
-                    "missing-field", shown, status, _body_text(response.text),
-                    detail=f"field '{s.response_field}'", attempts=attempt))
-            return Answer(prediction, latency, status, attempts=attempt)
+            return self._read(response, shown, latency, attempt)
         return Answer(status=failure.status, failure=failure, attempts=failure.attempts)
+
+    def _read(self, response: requests.Response, shown: str, latency: float,
+              attempt: int) -> Answer:
+        """The prediction in a 2xx answer, or why there is none (naming what the protocol
+        expected)."""
+        s, status = self.spec, response.status_code
+        try:
+            answer = response.json()
+        except ValueError:
+            if s.preset.text_answer and not s.response_field:  # e.g. BentoML returning a str
+                return Answer(response.text, latency, status, attempts=attempt)
+            return Answer(status=status, attempts=attempt, failure=Failure(
+                "not-json", shown, status, _body_text(response.text), attempts=attempt))
+        prediction = extract(answer, s.response_field)
+        if prediction is MISSING or prediction is None:
+            expected = "" if s.protocol == "custom" else f"; {s.preset.expects()}"
+            return Answer(status=status, attempts=attempt, failure=Failure(
+                "missing-field", shown, status, _body_text(response.text),
+                detail=f"field '{s.response_field}'{expected}", attempts=attempt))
+        return Answer(prediction, latency, status, attempts=attempt)
 
 
 def get_status(url: str, timeout: float) -> tuple[int | None, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from modelship import records
 from modelship.errors import UsageError
+from modelship.serving import protocol
 from modelship.serving.spec import JSON, ServeSpec
 
 REFERENCE = "reference"
@@ -106,9 +107,11 @@ def fill(template: JSON, row: Mapping[str, JSON], where: str = "") -> JSON:
 
 
 def request_body(spec: ServeSpec, row: Row) -> JSON:
-    """What is POSTed for a row: the template filled, or the row minus `reference`."""
+    """What is POSTed for a row: the template filled, or the body serve.protocol builds from
+    the row (custom: the row minus `reference`; v2: one tensor per field; OpenAI: the prompt)."""
     if spec.request is None:
-        return {k: v for k, v in row.fields.items() if k != REFERENCE}
+        return protocol.body(spec.preset, row.fields, row.where, model=spec.model,
+                             max_tokens=spec.max_tokens)
     return fill(spec.request, row.fields, row.where)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelship import ghactions
+from modelship.serving import protocol as protocols
 
 if TYPE_CHECKING:
     from modelship.config import Config
@@ -21,19 +22,31 @@ JSON = Any
 
 @dataclass(frozen=True)
 class ServeSpec:
-    """How to talk to the model server: `serve.*` (where) and `gate.online.*` (what to send,
-    where the answer is, how hard to try)."""
+    """How to talk to the model server: `serve.*` (where, which runtime) and `gate.online.*`
+    (what to send, where the answer is, how hard to try). A protocol preset fills the paths,
+    the request and the response field the user did not write (serving/protocol.py)."""
 
     predict: str = "/predict"
     health: str = "/healthz"
     metrics: str | None = "/metrics"  # None: the server has no metrics endpoint
     port: int = 8080
-    request: JSON = None  # body template; None: the row minus `reference`
+    request: JSON = None  # body template; None: the protocol builds it from the row
     response_field: str = "prediction"  # dotted path in the answer; "": the whole answer
     timeout: float = 30.0  # seconds per attempt
     retries: int = 2  # extra attempts after a connection error, timeout, 429 or 5xx
     backoff: float = 0.2  # seconds before the first retry, doubling each time (at most 5 s)
     concurrency: int = 8
+    protocol: str = "custom"  # serve.protocol: a name in protocol.PRESETS
+    model: str | None = None  # serve.model: the name a protocol's paths and bodies use
+    liveness: str | None = None  # a cheaper liveness path than health (the preset's), if any
+    metrics_port: int | None = None  # serve.metrics_port: None means serve.port
+    startup_timeout: float = protocols.DEFAULT_STARTUP_TIMEOUT  # serve.startup_timeout, s
+    warmup: int = 0  # serve.warmup: requests to each new pod before it is analysed
+    max_tokens: int = protocols.DEFAULT_MAX_TOKENS  # serve.max_tokens (OpenAI presets)
+
+    @property
+    def preset(self) -> protocols.Preset:
+        return protocols.PRESETS[self.protocol]
 
     @classmethod
     def from_config(cls, cfg: Config) -> ServeSpec:
@@ -46,17 +59,58 @@ class ServeSpec:
         if timeout <= 0:
             raise cfg.error("gate.online.timeout", "expected a duration greater than 0 such as "
                             f"30s, got '{cfg.raw('gate.online.timeout')}'")
+        preset = protocols.PRESETS[cfg.get_str("serve.protocol", "custom",
+                                               choices=protocols.PROTOCOLS)]
+        model = _model(cfg, preset)
         metrics = cfg.get_str("serve.metrics", "/metrics")
         return cls(
-            predict=config_path(cfg, "serve.predict", "/predict"),
-            health=config_path(cfg, "serve.health", "/healthz"),
+            predict=config_path(cfg, "serve.predict", preset.predict, model),
+            health=config_path(cfg, "serve.health", preset.health, model),
             metrics=config_path(cfg, "serve.metrics", "/metrics") if metrics.strip() else None,
             port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
             request=request,
-            response_field=cfg.get_str("gate.online.response_field", "prediction"),
+            response_field=cfg.get_str("gate.online.response_field", preset.response_field),
             timeout=timeout,
             retries=cfg.get_int("gate.online.retries", 2, minimum=0, maximum=10),
-            concurrency=cfg.get_int("gate.online.concurrency", 8, minimum=1))
+            concurrency=cfg.get_int("gate.online.concurrency", 8, minimum=1),
+            protocol=preset.name, model=model,
+            liveness=None if cfg.has("serve.health") or preset.liveness is None
+            else preset.liveness,
+            metrics_port=(cfg.get_int("serve.metrics_port", minimum=1, maximum=65535)
+                          if cfg.has("serve.metrics_port") else None),
+            startup_timeout=_startup_timeout(cfg),
+            warmup=cfg.get_int("serve.warmup", 0, minimum=0, maximum=1000),
+            max_tokens=cfg.get_int("serve.max_tokens", protocols.DEFAULT_MAX_TOKENS,
+                                   minimum=1, maximum=100_000))
+
+
+def _model(cfg: Config, preset: protocols.Preset) -> str | None:
+    """serve.model, required when the preset's paths name the model and the user did not
+    write those paths."""
+    if cfg.has("serve.model"):
+        model = cfg.get_str("serve.model").strip()
+        if not model:
+            raise cfg.error("serve.model", "is empty; expected the name the runtime serves "
+                            "the model under")
+        return model
+    written = {k: cfg.get_str(k, "") for k in ("serve.predict", "serve.health")}
+    needed = [p for key, p in (("serve.predict", preset.predict),
+                               ("serve.health", preset.health))
+              if "{model}" in (written[key] or p)]
+    if preset.needs_model and needed:
+        raise cfg.error("serve.model", f"missing; serve.protocol {preset.name} needs the "
+                        f"model's name for {needed[0]}",
+                        hint="set serve.model to the name the runtime serves it under "
+                             "(e.g. the model-settings.json name for MLServer)")
+    return preset.default_model
+
+
+def _startup_timeout(cfg: Config) -> float:
+    seconds = cfg.get_duration("serve.startup_timeout", protocols.DEFAULT_STARTUP_TIMEOUT)
+    if seconds < 1:
+        raise cfg.error("serve.startup_timeout", "expected a duration of at least 1s such as "
+                        f"20m, got '{cfg.raw('serve.startup_timeout')}'")
+    return seconds
 
 
 def serve_path(value: str) -> str:
@@ -74,11 +128,11 @@ def serve_path(value: str) -> str:
     return path if path.startswith("/") else "/" + path
 
 
-def config_path(cfg: Config, key: str, default: str) -> str:
-    """serve.health / serve.predict / serve.metrics from the config, checked (error names the
-    key)."""
+def config_path(cfg: Config, key: str, default: str, model: str | None = None) -> str:
+    """serve.health / serve.predict / serve.metrics from the config (or the preset's default),
+    `{model}` replaced by serve.model, checked (error names the key)."""
     try:
-        return serve_path(cfg.get_str(key, default))
+        return serve_path(protocols.path_for(cfg.get_str(key, default), model))
     except ValueError as e:
         raise cfg.error(key, str(e)) from None
 

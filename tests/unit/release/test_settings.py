@@ -62,8 +62,12 @@ environments:
     assert got.replicas == 3
     assert got.strategy == "blue-green"
     assert got.canary == settings.CanarySettings((20, 100), 1.0)
+    # the serve spec's chart values (probes, scrape target) come first; the user's on top
     assert got.values == {"resources": {"requests": {"cpu": "100m"},
-                                        "limits": {"memory": "1Gi"}}, "gpu": {"count": 1}}
+                                        "limits": {"memory": "1Gi"}}, "gpu": {"count": 1},
+                          "serve": {"port": 8080, "health": "/healthz", "predict": "/predict",
+                                    "metrics": "/metrics"},
+                          "probes": {"startup": {"periodSeconds": 10, "failureThreshold": 120}}}
     assert got.gpu_count == 1
     assert got.analysis == {"alpha": 0.01}
     assert got.analysis_key == "deploy.analysis"

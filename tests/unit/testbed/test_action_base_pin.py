@@ -19,7 +19,8 @@ def test_every_stage_starts_from_the_digest_pinned_base() -> None:
     assert default is not None
     assert PINNED.match(default.group(1)), default.group(1)
     sources = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
-    assert len(sources) >= 2 and set(sources) == {"${PYTHON_IMAGE}"}, sources
+    assert len(sources) >= 2, sources
+    assert set(sources) == {"${PYTHON_IMAGE}"}, sources
 
 
 def test_the_test_bed_builds_from_the_stand_in_under_the_same_tag() -> None:

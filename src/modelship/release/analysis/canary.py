@@ -70,10 +70,12 @@ def tracks(step: StepContext) -> tuple[str, str]:
 class CanaryAnalysis:
     def __init__(self, settings: AnalysisSettings, provider: CountsProvider | None,
                  prober: Prober | None = None, *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 warmup: Callable[[StepContext, Progress], StepContext] | None = None) -> None:
         self.settings = settings
         self.provider = provider
         self.prober = prober
+        self.warmup = warmup  # serve.warmup: the new pods warmed before a step is judged
         self.judge = Judge(settings.tests, settings.alpha)
         self._clock = clock
         self._sleep = sleep
@@ -83,6 +85,8 @@ class CanaryAnalysis:
         return self.settings.bake
 
     def assess(self, step: StepContext, progress: Progress) -> StepVerdict:
+        if self.warmup is not None:
+            step = self.warmup(step, progress)
         return self._run(step, progress, step.interval_seconds)
 
     def bake(self, step: StepContext, progress: Progress) -> StepVerdict:

@@ -67,7 +67,9 @@ def from_settings(settings: ReleaseLike | AnalysisSettings | None, cfg: Config, 
     if provider is None and prober is None:
         raise ConfigError(f"no evidence to judge: set prometheus (or {URL_ENV}) or probes",
                           file=cfg.file, key=f"{settings.key}.prometheus")
-    return CanaryAnalysis(settings, provider, prober)
+    from modelship.release.analysis import warmup
+
+    return CanaryAnalysis(settings, provider, prober, warmup=warmup.from_config(cfg))
 
 
 def _prober(settings: AnalysisSettings, cfg: Config) -> Prober | None:
