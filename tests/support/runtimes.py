@@ -1,58 +1,18 @@
-"""Real serving runtimes for the tests, never written here: each installed from its own PyPI
-package into a virtualenv under ~/.cache/modelship-runtimes/<name> (built once, kept while its
-pinned requirements are unchanged), and run as a real process on the host on free ports."""
+"""Real serving runtimes for the tests, never written here (their venvs: testbed/runtimes.py),
+run as a real process on the host on free ports."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import requests
-
-CACHE = Path(os.environ.get("MODELSHIP_RUNTIMES_CACHE",
-                            "~/.cache/modelship-runtimes")).expanduser()
-MARKER = ".modelship-requirements"  # written last: a venv without it is incomplete
-INSTALL_TIMEOUT = 40 * 60  # a cold install compiles nothing but downloads ~0.5 GB
-
-
-def requirements(path: Path) -> list[str]:
-    """The pinned lines of a requirements file (comments and blanks left out)."""
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line]
-
-
-def venv(name: str, pins: Sequence[str]) -> Path:
-    """A virtualenv with exactly `pins` installed, made once and reused."""
-    root = CACHE / name
-    wanted = "\n".join(pins) + "\n"
-    marker = root / MARKER
-    if marker.is_file() and marker.read_text() == wanted:
-        return root
-    if root.exists():
-        shutil.rmtree(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
-    log = root.with_suffix(".install.log")
-    started = time.monotonic()
-    with log.open("w") as out:
-        done = subprocess.run([str(root / "bin/pip"), "install", "--disable-pip-version-check",
-                               *pins], stdout=out, stderr=subprocess.STDOUT,
-                              timeout=INSTALL_TIMEOUT, check=False)
-    if done.returncode != 0:
-        tail = "\n".join(log.read_text().splitlines()[-20:])
-        raise RuntimeError(f"pip install {' '.join(pins)} into {root} failed:\n{tail}")
-    marker.write_text(wanted)
-    # the cost a cold CI run pays once per machine, shown with -s or in the captured output
-    print(f"runtimes: installed {' '.join(pins)} into {root} in "
-          f"{time.monotonic() - started:.0f}s", file=sys.stderr)
-    return root
+from testbed.runtimes import example_venv, requirements, venv  # noqa: F401 (re-exported)
 
 
 def free_port() -> int:

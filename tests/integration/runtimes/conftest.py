@@ -1,5 +1,5 @@
 """Real serving runtimes (MLServer, BentoML, ...) run from their own PyPI packages on the host;
-each venv is built once under ~/.cache/modelship-runtimes (tests/support/runtimes.py)."""
+each venv is built once under ~/.cache/modelship-runtimes (testbed/runtimes.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Served:
 def mlserver_iris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """examples/iris-mlserver served by `mlserver start .` on free ports (MLServer 1.7.1)."""
     example = REPO / "examples/iris-mlserver"
-    env = runtimes.venv("mlserver-1.7.1", runtimes.requirements(example / "requirements.txt"))
+    env = runtimes.example_venv("mlserver-1.7.1")
     project = tmp_path_factory.mktemp("iris-mlserver") / "iris"
     shutil.copytree(example, project)
     http, grpc, metrics = runtimes.free_port(), runtimes.free_port(), runtimes.free_port()
@@ -44,7 +44,7 @@ def mlserver_iris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def bentoml_iris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """examples/iris-bentoml served by `bentoml serve service:Iris` (BentoML 1.4.40)."""
     example = REPO / "examples/iris-bentoml"
-    env = runtimes.venv("bentoml-1.4.40", runtimes.requirements(example / "requirements.txt"))
+    env = runtimes.example_venv("bentoml-1.4.40")
     project = tmp_path_factory.mktemp("iris-bentoml") / "iris"
     shutil.copytree(example, project, symlinks=False)  # the shared model and eval set as files
     port = runtimes.free_port()
@@ -64,8 +64,7 @@ LLAMA_EXAMPLE = REPO / "examples/tiny-llm-llamacpp"
 def llama_venv() -> Path:
     """llama-cpp-python's OpenAI-compatible server, built from its sdist (compiles llama.cpp),
     and the gguf package that writes the tiny model."""
-    pins = [*runtimes.requirements(LLAMA_EXAMPLE / "requirements.txt"), "gguf==0.19.0"]
-    return runtimes.venv("llama-cpp-python-0.3.36", pins)
+    return runtimes.example_venv("llama-cpp-python-0.3.36")
 
 
 def llama_project(env: Path, dest: Path, seed: int = 1) -> Path:
