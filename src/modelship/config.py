@@ -7,6 +7,7 @@ known keys lives in KNOWN_KEYS so that a typo gets a "did you mean" instead of b
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -151,6 +152,17 @@ class Config:
     def check_known_keys(self) -> None:
         """Reject unknown keys (typos) with a suggestion, section by section."""
         _check_keys(self, self.data, "")
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """A new mapping: `override` on top of `base`, nested mappings merged key by key."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def parse_duration(value: Any) -> float | None:

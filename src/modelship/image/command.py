@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelship import console, credentials, ghactions, markdown, serving
+from modelship import console, credentials, ghactions, imageref, markdown, serving
 from modelship.config import Config, suggest
 from modelship.errors import UsageError
 from modelship.image import accelerators, builder, context, dockerfile, gitinfo, smoke, tags
-from modelship.outcome import Outcome
+from modelship.outcome import Annotation, Outcome
 
 HELP = "build the model's image (GPU-aware), smoke-test it and push it"
 CA_ENV = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -58,14 +58,14 @@ def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
                              "--repository")
     else:
         return _default_repository(cfg, model_name)
-    if not tags.valid_repository(repo):
+    if not imageref.valid_repository(repo):
         msg = (f"'{repo}' is not an image repository; expected [registry[:port]/]path with "
                "lowercase letters, digits and . _ - separators, and no tag")
         last = repo.rsplit("/", 1)[-1]
         if ":" in last or "@" in last:
             hint: str | None = "give the repository without a tag or digest; add tags with --tag"
         else:
-            better = tags.suggest_repository(repo)
+            better = imageref.suggest_repository(repo)
             hint = f"did you mean '{better}'?" if better and better != repo else None
         if key.startswith("--"):
             raise UsageError(f"{key}: {msg}", hint=hint)
@@ -74,9 +74,9 @@ def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
 
 
 def _default_repository(cfg: Config, model_name: str) -> str:
-    name = tags.repository_component(model_name)
+    name = imageref.repository_component(model_name)
     repo = f"modelship/{name}"
-    if name and tags.valid_repository(repo):
+    if name and imageref.valid_repository(repo):
         return repo
     hint = "set image.repository (e.g. ghcr.io/org/model) or pass --repository"
     if cfg.has("model.name"):
@@ -281,15 +281,14 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     user_df = ctx_dir / cfg.get_str("image.dockerfile", "Dockerfile")
     ctx = context.scan(ctx_dir, skip_git=not user_df.is_file())
     profile = _profile(cfg, _requirements_text(ctx))
-    for warning in profile.warnings:
-        ghactions.warning(warning, title="modelship build: accelerator")
     user_args = {str(k): str(v) for k, v in cfg.get_mapping("image.build_args", {}).items()}
     build_args = {**profile.build_args(), **user_args}
     chosen = _dockerfile(cfg, ctx, profile, build_args, _ca_bundle())
     if args.print_dockerfile:
         text = (chosen.extra_files.get(chosen.path, b"").decode()
                 or (ctx.root / chosen.path).read_text())
-        return Outcome({"dockerfile": chosen.source, "text": text}, text=text.rstrip("\n"))
+        return Outcome({"dockerfile": chosen.source, "text": text}, text=text.rstrip("\n"),
+                       annotations=_warnings(profile))
 
     git = gitinfo.detect(cfg.root)
     version = tags.version(cfg.get_str("model.version", "auto"), git)
@@ -339,7 +338,7 @@ def smoke_spec(args: argparse.Namespace, cfg: Config,
 def _build_smoke_push(job: BuildJob, docker_client: Any) -> Outcome:
     api = docker_client.api
     if job.push and job.auth:
-        builder.login(api, tags.registry_host(job.repo) or "https://index.docker.io/v1/",
+        builder.login(api, imageref.registry_host(job.repo) or "https://index.docker.io/v1/",
                       job.user, job.password)
     cache_from = []
     branch_tag = tags.sanitize(job.git.branch) if job.git.branch else None
@@ -411,7 +410,12 @@ def _outcome(job: BuildJob, built: builder.BuildResult, size: int,
     text = console.table_text(("", ""), rows).split("\n", 2)[-1]
     summary = "### modelship build\n\n" + markdown.table(("", ""), rows)
     outputs = {"image": image, "digest": digest or "", "tags": "\n".join(job.refs)}
-    return Outcome(result, text=text, summary=summary, outputs=outputs)
+    return Outcome(result, text=text, summary=summary, outputs=outputs,
+                   annotations=_warnings(profile))
+
+
+def _warnings(profile: accelerators.Profile) -> list[Annotation]:
+    return [Annotation("warning", w, "modelship build: accelerator") for w in profile.warnings]
 
 
 def _accel_text(profile: accelerators.Profile) -> str:

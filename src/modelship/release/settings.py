@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelship.config import Config, suggest
+from modelship.config import Config, deep_merge, suggest
 from modelship.errors import UsageError
 
 STRATEGIES = ("canary", "blue-green", "rolling")
@@ -133,16 +133,6 @@ def _validate_keys(cfg: Config, environment: str | None) -> None:
                          f"add environments.{environment} to {cfg.file}")
 
 
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def model_name(cfg: Config) -> str:
     if cfg.has("model.name"):
         return cfg.get_str("model.name")
@@ -206,7 +196,7 @@ def load(cfg: Config, environment: str | None = None, *, strategy: str | None = 
 
     values: dict[str, Any] = cfg.get_mapping("deploy.values", {})
     if environment and cfg.has(f"environments.{environment}.values"):
-        values = _deep_merge(values, cfg.get_mapping(f"environments.{environment}.values"))
+        values = deep_merge(values, cfg.get_mapping(f"environments.{environment}.values"))
     for reserved in ("strategy", "stable", "canary", "blueGreen"):
         if reserved in values:
             key = (f"environments.{environment}.values.{reserved}"
