@@ -60,11 +60,11 @@ class Abort:
         record = sess.record("abort", current.strategy, current.serving)
         sess.with_strategy(current.strategy)
         if plan.empty:
-            aborted = self.asked and _aborted_on_request(state)
+            outcome = self.nothing_to_abort(state)
             console.info(f"{sess.settings.release}: no canary or waiting colour; "
-                         + ("the running command aborted on request" if aborted
+                         + ("the running command aborted on request" if outcome == "aborted"
                             else "nothing to abort"))
-            result = RunResult("aborted" if aborted else "unchanged", final=current)
+            result = RunResult(outcome, final=current)
         else:
             result = sess.runner(record).run(plan, current)
             if result.exit_code == EXIT_OK:
@@ -72,6 +72,10 @@ class Abort:
         return session.Done(result, new, current.serving, state)
 
 
-def _aborted_on_request(state: live_state.ReleaseState) -> bool:
-    """The deployed revision is the abort a running command made when asked (just now)."""
-    return bool(state.record and state.record.action == "abort")
+    def nothing_to_abort(self, state: live_state.ReleaseState) -> str:
+        """The outcome when no canary or colour waits: `aborted` when the command this one
+        asked to stop put production back itself (its abort is the deployed revision), else
+        `unchanged`."""
+        if self.asked and state.record is not None and state.record.action == "abort":
+            return "aborted"
+        return "unchanged"

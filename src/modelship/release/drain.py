@@ -30,13 +30,13 @@ class NotDrained(Exception):
 
 @dataclass(frozen=True)
 class Seen:
-    slices: int  # EndpointSlices of the Service (0: no Service to wait for)
+    expected: bool  # the target's pods have addresses, so the Service must list them
     target_ready: int  # ready endpoints of the target version in the Service
     others: tuple[str, ...]  # endpoints (pod names) of any other version, or unknown pods
     lingering: tuple[str, ...]  # pods of another version that still exist
 
     def done(self, pods_gone: bool) -> bool:
-        serves = self.target_ready > 0 or not self.slices
+        serves = self.target_ready > 0 or not self.expected
         return serves and not self.others and not (pods_gone and self.lingering)
 
     def describe(self) -> str:
@@ -59,14 +59,18 @@ def look(api: Any, namespace: str, release: str, extra: Mapping[str, Any],
                              {"labelSelector": f"app.kubernetes.io/instance={release},{SERVER}"})
     except kube.api_errors() as e:
         raise kube.unreachable(e, f"reading the endpoints of {service}") from e
+    items = pods.get("items", [])
     image = {p["metadata"]["name"]: (p["metadata"].get("annotations") or {}).get(IMAGE, "")
-             for p in pods.get("items", [])}
-    return judge(slices.get("items", []), image, target.image)
+             for p in items}
+    addressed = {p["metadata"]["name"] for p in items if (p.get("status") or {}).get("podIP")}
+    return judge(slices.get("items", []), image, target.image, addressed)
 
 
-def judge(slices: list[dict[str, Any]], image_of: Mapping[str, str], target: str) -> Seen:
+def judge(slices: list[dict[str, Any]], image_of: Mapping[str, str], target: str,
+          addressed: set[str]) -> Seen:
     """Pure: which endpoints serve the target image, which serve anything else (a pod not of
-    the target, or one already gone from the pod list), and which old pods still exist."""
+    the target, or one already gone from the pod list), and which old pods still exist. The
+    target must be in the Service when the Service exists and its pods have addresses."""
     ready, others = 0, []
     for item in slices:
         for endpoint in item.get("endpoints") or []:
@@ -77,7 +81,8 @@ def judge(slices: list[dict[str, Any]], image_of: Mapping[str, str], target: str
             else:
                 others.append(name)
     lingering = tuple(n for n, i in image_of.items() if i != target)
-    return Seen(len(slices), ready, tuple(others), lingering)
+    expected = bool(slices) and any(image_of.get(n) == target for n in addressed)
+    return Seen(expected, ready, tuple(others), lingering)
 
 
 def wait(api: Any, namespace: str, release: str, extra: Mapping[str, Any], target: Version,

@@ -197,21 +197,34 @@ def latest_revision(sess: Session) -> int | None:
     return revisions[-1].number if revisions else None
 
 
-def wait_drained(sess: Session, done: Done) -> None:
-    """Done means done: once production is on one version again, return only when the version
-    moved away from serves nothing through the release's Service (bounded by deploy.timeout).
-    A release left with a canary or a colour waiting has nothing to wait for."""
-    final: Desired | None = done.result.final
-    if final is None or done.result.outcome in ("paused", "unchanged"):
-        return
+def drain_goal(result: RunResult) -> tuple[Version, bool] | None:
+    """Pure: what to wait for once a verb ran: (the version that alone must serve, whether
+    the other versions' pods must be gone too). None when production is not on one version
+    (paused with a canary), or nothing changed. Blue-green keeps the old colour's pods warm:
+    only the Service's endpoints must be the active colour's."""
+    final: Desired | None = result.final
+    if final is None or result.outcome in ("paused", "unchanged"):
+        return None
     strategy = strategies.of(final.strategy)
     serving = final.serving
-    if serving is None or (strategy.incoming(final) not in (None, serving) and \
-            not strategy.colours):
+    if serving is None:
+        return None
+    if strategy.colours:
+        return serving, False
+    if strategy.incoming(final) not in (None, serving):
+        return None
+    return serving, True
+
+
+def wait_drained(sess: Session, done: Done) -> None:
+    """Done means done: once production is on one version again, return only when the version
+    moved away from serves nothing through the release's Service (bounded by deploy.timeout)."""
+    goal = drain_goal(done.result)
+    if goal is None:
         return
     try:
         drain.wait(sess.api, sess.settings.namespace, sess.settings.release,
-                   dict(sess.settings.values), serving, pods_gone=not strategy.colours,
+                   dict(sess.settings.values), goal[0], pods_gone=goal[1],
                    timeout=sess.settings.timeout)
     except drain.NotDrained as e:
         if done.result.exit_code == EXIT_OK:

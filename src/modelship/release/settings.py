@@ -168,6 +168,23 @@ def _positive_duration(cfg: Config, key: str, default: float) -> float:
     return seconds
 
 
+def _values(cfg: Config, environment: str | None) -> dict[str, Any]:
+    """deploy.values with environments.NAME.values on top; the engine's own keys refused."""
+    values: dict[str, Any] = cfg.get_mapping("deploy.values", {})
+    if environment and cfg.has(f"environments.{environment}.values"):
+        values = deep_merge(values, cfg.get_mapping(f"environments.{environment}.values"))
+    for reserved in ("strategy", "stable", "canary", "blueGreen"):
+        if reserved in values:
+            key = (f"environments.{environment}.values.{reserved}"
+                   if environment and reserved in cfg.raw(f"environments.{environment}.values",
+                                                          {})
+                   else f"deploy.values.{reserved}")
+            raise cfg.error(key, "set by the release engine; expected other chart values "
+                            "(resources, gpu, traffic, monitoring, ...)",
+                            hint="use deploy.strategy, deploy.replicas and --image instead")
+    return values
+
+
 def load(cfg: Config, environment: str | None = None, *, strategy: str | None = None,
          timeout: float | None = None) -> ReleaseSettings:
     """Settings for one environment (None: `deploy` alone). `strategy` and `timeout` are the
@@ -194,19 +211,7 @@ def load(cfg: Config, environment: str | None = None, *, strategy: str | None = 
     step_timeout = timeout if timeout is not None else _positive_duration(
         cfg, src.key("timeout"), DEFAULT_TIMEOUT)
 
-    values: dict[str, Any] = cfg.get_mapping("deploy.values", {})
-    if environment and cfg.has(f"environments.{environment}.values"):
-        values = deep_merge(values, cfg.get_mapping(f"environments.{environment}.values"))
-    for reserved in ("strategy", "stable", "canary", "blueGreen"):
-        if reserved in values:
-            key = (f"environments.{environment}.values.{reserved}"
-                   if environment and reserved in cfg.raw(f"environments.{environment}.values",
-                                                          {})
-                   else f"deploy.values.{reserved}")
-            raise cfg.error(key, "set by the release engine; expected other chart values "
-                            "(resources, gpu, traffic, monitoring, ...)",
-                            hint="use deploy.strategy, deploy.replicas and --image instead")
-
+    values = _values(cfg, environment)
     canary = CanarySettings(
         steps=_steps(cfg, src.key("canary.steps")) if src.has("canary.steps")
         else DEFAULT_STEPS,
