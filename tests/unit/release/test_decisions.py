@@ -104,7 +104,7 @@ def test_not_found_names_known_versions() -> None:
 ])
 def test_gpu_strategy(fallback: str | None, enough: bool, picked: str | None) -> None:
     if picked is None:
-        with pytest.raises(UsageError, match="blue_green.fallback: canary"):
+        with pytest.raises(UsageError, match=r"blue_green\.fallback: canary"):
             decisions.gpu_strategy("blue-green", fallback, enough=enough,
                                    capacity="1 fit", version="2.0.0")
         return
