@@ -298,3 +298,21 @@ def test_an_image_name_too_long_for_its_ci_twin_is_refused():
     with pytest.raises(options.UsageError, match="--image"):
         options.image(longest, "ghcr.io")
     assert options.image(longest[:-3], "ghcr.io") == longest[:-3]
+
+
+@pytest.mark.parametrize("cluster_auth", ["kubeconfig", "eks"])
+def test_blue_green_sweeps_a_due_warm_colour_on_a_schedule(cluster_auth: str):
+    """Blue-green keeps the old colour warm with no job waiting: a scheduled `status` per
+    environment scales it down once due (the rollback job never runs on the schedule)."""
+    wf = load(workflows(make(strategy="blue-green", cluster_auth=cluster_auth))[
+        "modelship-rollback.yml"])
+    assert wf["on"]["schedule"] == [{"cron": "*/15 * * * *"}]
+    sweep = wf["jobs"]["scale-down"]
+    assert sweep["if"] == "github.event_name == 'schedule'"
+    assert "environment" not in sweep  # no approval for a read and a due scale-down
+    assert sweep["strategy"]["matrix"]["environment"] == ["staging", "production"]
+    step = next(s for s in sweep["steps"] if s.get("with", {}).get("command") == "status")
+    assert step["with"]["environment"] == "${{ matrix.environment }}"
+    assert wf["jobs"]["rollback"]["if"] == "github.event_name != 'schedule'"
+    canary = load(workflows(make(strategy="canary"))["modelship-rollback.yml"])
+    assert "schedule" not in canary["on"] and "scale-down" not in canary["jobs"]
