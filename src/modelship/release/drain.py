@@ -20,6 +20,11 @@ from modelship.release.desired import Version
 from modelship.release.values import fullname
 
 POLL = 1.0
+# After a selector switch the old colour's pods keep running (warm): once the EndpointSlices
+# hold only the new colour, node proxies still need their sync (kube-proxy's
+# --iptables-min-sync-period is 1 s) before no request reaches the old colour. Pods that
+# terminate need no such wait: the chart's preStop delay keeps them answering until then.
+PROXY_SYNC = 2.0
 IMAGE = "modelship.io/image"  # the pod annotation the chart sets to the pinned image
 SERVER = "app.kubernetes.io/component=model-server"
 
@@ -92,7 +97,9 @@ def wait(api: Any, namespace: str, release: str, extra: Mapping[str, Any], targe
     begun = time.monotonic()
     seen = look(api, namespace, release, extra, target)
     if seen.done(pods_gone):
-        return 0.0
+        if not pods_gone:
+            time.sleep(PROXY_SYNC)
+        return time.monotonic() - begun
     progress = console.Progress(f"waiting until only {target.version} serves through the "
                                 "Service")
     while not seen.done(pods_gone):
@@ -103,6 +110,8 @@ def wait(api: Any, namespace: str, release: str, extra: Mapping[str, Any], targe
         progress.tick(seen.describe())
         time.sleep(POLL)
         seen = look(api, namespace, release, extra, target)
+    if not pods_gone:
+        time.sleep(PROXY_SYNC)
     seconds = time.monotonic() - begun
     progress.done(f"only {target.version} serves ({seconds:.1f}s)")
     return seconds

@@ -229,7 +229,8 @@ class Lock:
         body: Any = {"metadata": {"annotations": {ABORT_ANNOTATION: self.identity.rsplit(
             " #", 1)[0]}}}
         try:
-            api.patch_namespaced_lease(self.name, self.namespace, body)
+            api.patch_namespaced_lease(self.name, self.namespace, body,
+                                       _content_type="application/merge-patch+json")
         except kube.api_errors() as e:
             raise kube.unreachable(e, f"asking the holder of {self.name} to abort") from e
         return holder
