@@ -3,7 +3,7 @@ and no analysis; a selector switch when its colour is still warm."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from modelship import console, registry
 from modelship.config import Config
@@ -47,7 +47,9 @@ class Rollback:
         if target.found:
             console.info(target.found)
         strategy = current.strategy if current else sess.settings.strategy
-        record = sess.record("rollback", strategy, target.version, git_sha=target.git_sha)
+        # the commit the target was built from (its own record's), never the checkout's
+        record = replace(sess.record("rollback", strategy, target.version),
+                         git_sha=target.git_sha)
         sess.with_strategy(strategy)
         method, plan = plans.rollback(sess.settings, current, target.version,
                                       warm_idle=_warm_idle(sess, current))

@@ -96,6 +96,7 @@ class Runner:
         self.seen_problems: list[live_state.PodProblem] = []
         self.current: Desired | None = None  # the state last applied
         self.attempted: Desired | None = None  # the state last asked for
+        self.previous: Desired | None = None  # the state the run started from
 
     # -- one apply ----------------------------------------------------------------------------
     def apply(self, desired: Desired, step: str, *, paused: bool = False,
@@ -155,7 +156,7 @@ class Runner:
         """Run the steps; on a failed step put production back (the plan's abort, or
         `on_failure`, e.g. a helm rollback for rolling) and report why."""
         result = RunResult("promoted")
-        self.current = self.attempted = previous
+        self.current = self.attempted = self.previous = previous
         for step in plan.steps:
             if step.bake and self.analysis.bake_seconds <= 0:
                 continue
@@ -190,12 +191,7 @@ class Runner:
             split = self.rendered_split(now)
             verdict = self._assess(step, now, split, begun)
         except AbortRequested as e:
-            result.steps.append(self._result(step, "skipped", begun, {}, f"abort by {e.by}"))
-            self._fail(result, self.attempted, f"{step.name}: abort requested by {e.by}",
-                       EXIT_OK, on_failure, before=before)
-            if result.exit_code == EXIT_OK:
-                result.message = f"aborted on request of {e.by}"
-            return result
+            return self._aborted(step, result, e.by, begun, before, on_failure)
         except ClusterUnreachable as e:
             result.steps.append(self._result(step, "inconclusive", begun, {}, str(e)))
             result.outcome, result.exit_code = "aborted", EXIT_INFRA
@@ -232,6 +228,21 @@ class Runner:
             return self._fail(result, attempted, f"{step.name}: {verdict.reason}",
                               action.exit_code, on_failure, before=before)
         return None
+
+    def _aborted(self, step: Step, result: RunResult, by: str, begun: float,
+                 before: Desired | None, on_failure: Callable[[], None] | None) -> RunResult:
+        """`modelship abort` asked: production back (nothing to undo when this run applied
+        nothing yet), then the run ends as aborted on request (exit 0)."""
+        result.steps.append(self._result(step, "skipped", begun, {}, f"abort by {by}"))
+        if self.attempted is self.previous:
+            console.info(f"{step.name}: abort requested by {by}; nothing applied yet")
+            result.outcome, result.final = "aborted", self.current
+        else:
+            self._fail(result, self.attempted, f"{step.name}: abort requested by {by}",
+                       EXIT_OK, on_failure, before=before)
+        if result.exit_code == EXIT_OK:
+            result.message = f"aborted on request of {by}"
+        return result
 
     def _hold(self, result: RunResult, step: Step, reason: str) -> RunResult:
         """Inconclusive after the analysis' own max_wait: not enough evidence either way, so

@@ -76,10 +76,8 @@ class Session:
         return Runner(self.settings, self.helm, self.api, analysis or ReadinessOnly(), record,
                       **({"extra": dict(self.settings.values)} | kw))
 
-    def record(self, action: str, strategy: str, version: Version | None, *,
-               git_sha: str | None = None) -> history.Record:
-        """This command's history record; `git_sha`: the commit the version was built from
-        when known (a rollback's target), else the checkout's."""
+    def record(self, action: str, strategy: str, version: Version | None) -> history.Record:
+        """This command's history record (the checkout's commit, the gate report's digest)."""
         git = gitinfo.detect(self.cfg.root)
         gate = next((self.cfg.root / n for n in GATE_REPORTS if (self.cfg.root / n).is_file()),
                     None)
@@ -87,7 +85,7 @@ class Session:
                               version=version.version if version else None,
                               image=version.image if version else None,
                               digest=version.digest if version else None,
-                              git_sha=git_sha or git.sha or ghactions.sha(),
+                              git_sha=git.sha or ghactions.sha(),
                               gate_report=_sha256(gate) if gate else None, by=history.who())
 
 

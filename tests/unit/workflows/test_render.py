@@ -315,4 +315,5 @@ def test_blue_green_sweeps_a_due_warm_colour_on_a_schedule(cluster_auth: str):
     assert step["with"]["environment"] == "${{ matrix.environment }}"
     assert wf["jobs"]["rollback"]["if"] == "github.event_name != 'schedule'"
     canary = load(workflows(make(strategy="canary"))["modelship-rollback.yml"])
-    assert "schedule" not in canary["on"] and "scale-down" not in canary["jobs"]
+    assert "schedule" not in canary["on"]
+    assert "scale-down" not in canary["jobs"]
