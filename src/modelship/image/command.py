@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelship import console, credentials, ghactions, imageref, markdown, serving
+from modelship import console, credentials, ghactions, imageref, serving
 from modelship.config import Config, suggest
 from modelship.errors import UsageError
-from modelship.image import accelerators, builder, context, dockerfile, gitinfo, smoke, tags
-from modelship.outcome import Annotation, Outcome
+from modelship.image import accelerators, builder, context, dockerfile, gitinfo, report, smoke, tags
+from modelship.outcome import Outcome
 
 HELP = "build the model's image (GPU-aware), smoke-test it and push it"
 CA_ENV = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -288,7 +288,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         text = (chosen.extra_files.get(chosen.path, b"").decode()
                 or (ctx.root / chosen.path).read_text())
         return Outcome({"dockerfile": chosen.source, "text": text}, text=text.rstrip("\n"),
-                       annotations=_warnings(profile))
+                       annotations=report.warnings(profile))
 
     git = gitinfo.detect(cfg.root)
     version = tags.version(cfg.get_str("model.version", "auto"), git)
@@ -372,58 +372,7 @@ def _build_smoke_push(job: BuildJob, docker_client: Any) -> Outcome:
         with ghactions.group(f"docker push {job.repo}"):
             for tag in job.tag_names:
                 pushes.append(builder.push(api, job.repo, tag, job.auth))
-    return _outcome(job, built, size, smoke_result, pushes, cache_from)
-
-
-def _outcome(job: BuildJob, built: builder.BuildResult, size: int,
-             smoke_result: smoke.SmokeResult, pushes: list[builder.PushResult],
-             cache_from: list[str]) -> Outcome:
-    digest = pushes[0].digest if pushes else None
-    image = f"{job.repo}@{digest}" if digest else job.refs[0]
-    profile = job.profile
-    result: dict[str, Any] = {
-        "image": image,
-        "digest": digest,
-        "tags": job.refs,
-        "accelerator": {**profile.as_dict(), "chart_values": profile.chart_values()},
-        "smoke": smoke_result.as_dict(),
-        "image_id": built.image_id,
-        "size": size,
-        "version": job.version,
-        "labels": job.labels,
-        "pushed": bool(pushes),
-        "bytes_pushed": sum(p.bytes_pushed for p in pushes),
-        "dockerfile": job.dockerfile.source,
-        "build": {"steps": built.steps, "cached_steps": built.cached_steps,
-                  "seconds": round(built.seconds, 2), "cache_from": cache_from},
-    }
-    smoke_text = ("skipped" if smoke_result.skipped
-                  else ("passed" if smoke_result.passed else "failed")
-                  + (" (GPU)" if smoke_result.gpu else "")
-                  + (f"; {'; '.join(smoke_result.notes)}" if smoke_result.notes else ""))
-    rows: list[tuple[str, object]] = [
-        ("image", image), ("digest", digest or "(not pushed)"), ("tags", ", ".join(job.refs)),
-        ("size", f"{size / 1e6:.1f} MB"), ("accelerator", _accel_text(profile)),
-        ("Dockerfile", job.dockerfile.source), ("smoke test", smoke_text),
-    ]
-    rows += [(f"label {k}", v) for k, v in job.labels.items()]
-    text = console.table_text(("", ""), rows).split("\n", 2)[-1]
-    summary = "### modelship build\n\n" + markdown.table(("", ""), rows)
-    outputs = {"image": image, "digest": digest or "", "tags": "\n".join(job.refs)}
-    return Outcome(result, text=text, summary=summary, outputs=outputs,
-                   annotations=_warnings(profile))
-
-
-def _warnings(profile: accelerators.Profile) -> list[Annotation]:
-    return [Annotation("warning", w, "modelship build: accelerator") for w in profile.warnings]
-
-
-def _accel_text(profile: accelerators.Profile) -> str:
-    if profile.kind != "nvidia":
-        return f"cpu ({profile.source})"
-    products = f", {', '.join(profile.gpu_products)}" if profile.gpu_products else ""
-    return (f"nvidia CUDA {profile.cuda}, {profile.gpu_count} GPU{products} "
-            f"({profile.source})")
+    return report.outcome(job, built, size, smoke_result, pushes, cache_from)
 
 
 __all__ = ["HELP", "BuildJob", "DockerfileChoice", "add_arguments", "generate", "run",
