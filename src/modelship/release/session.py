@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from modelship import console, ghactions
 from modelship.config import Config
-from modelship.errors import EXIT_INFRA, EXIT_OK
+from modelship.errors import EXIT_INFRA, EXIT_OK, InfraError
 from modelship.image import gitinfo
 from modelship.release import drain, history, kube, lock, settings
 from modelship.release import plan as plans
@@ -218,13 +218,13 @@ def wait_drained(sess: Session, done: Done) -> None:
     """Done means done: once production is on one version again, return only when the version
     moved away from serves nothing through the release's Service (bounded by deploy.timeout)."""
     goal = drain_goal(done.result)
-    if goal is None:
+    if goal is None or done.result.exit_code == EXIT_INFRA:  # the cluster failed: no wait
         return
     try:
         drain.wait(sess.api, sess.settings.namespace, sess.settings.release,
                    dict(sess.settings.values), goal[0], pods_gone=goal[1],
                    timeout=sess.settings.timeout)
-    except drain.NotDrained as e:
+    except (drain.NotDrained, InfraError) as e:
         if done.result.exit_code == EXIT_OK:
             done.result.exit_code = EXIT_INFRA
         done.result.message = "; ".join(x for x in (done.result.message, str(e)) if x)
