@@ -49,11 +49,11 @@ def tag_version(wanted: str) -> str | None:
 
 
 def by_git_tag(entries: Sequence[history.Entry], wanted: str, release: str,
-               tag: tuple[str, str] | None) -> Target | None:
+               tag: tuple[str, str] | None, where: str = ".") -> Target | None:
     """A version no revision recorded (deployed by digest, before the image had a version
     label): the project's git tag v<version> (or <version>), `tag` = (name, commit), names a
     commit; the newest deploy made from that commit is the target, under the version asked
-    for."""
+    for. `where`: the checkout the tag was read in, for the message."""
     version = tag_version(wanted)
     if tag is None or version is None:
         return None
@@ -64,7 +64,8 @@ def by_git_tag(entries: Sequence[history.Entry], wanted: str, release: str,
     return Target(Version(entry.track.image, version),
                   entry.record.git_sha if entry.record else sha,
                   f"{wanted}: no revision of {release} recorded version {version}; found it "
-                  f"by git tag {name}: commit {sha[:12]}, which revision {entry.revision} "
+                  f"by git tag {name} in {where}: commit {sha[:12]}, which revision "
+                  f"{entry.revision} "
                   f"deployed ({entry.track.digest}, recorded as version {entry.version})")
 
 

@@ -81,7 +81,7 @@ def find_target(sess: session.Session, cfg: Config, state: live_state.ReleaseSta
         raise decisions.no_revision(state.history, wanted, release)
     version = decisions.tag_version(wanted)
     tag = gitinfo.tag_commit(cfg.root, version) if version is not None else None
-    by_tag = decisions.by_git_tag(state.history, wanted, release, tag)
+    by_tag = decisions.by_git_tag(state.history, wanted, release, tag, str(cfg.root))
     if by_tag is not None:
         return by_tag
     if tag is not None:

@@ -69,14 +69,14 @@ def test_no_revision_names_revisions_and_versions() -> None:
 ])
 def test_by_git_tag(wanted: str, tag: tuple[str, str] | None, image: str | None,
                     found: str | None) -> None:
-    target = decisions.by_git_tag(HISTORY, wanted, "m", tag)
+    target = decisions.by_git_tag(HISTORY, wanted, "m", tag, "/src/m")
     if found is None:
         assert target is None
         return
     assert target is not None
     assert target.version == Version(str(image), found)
     assert target.git_sha == SHA["3.0.0"]
-    assert "found it by git tag v3.0.0" in target.found
+    assert "found it by git tag v3.0.0 in /src/m: commit" in target.found
 
 
 @pytest.mark.parametrize(("wanted", "candidates"), [
