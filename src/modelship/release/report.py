@@ -122,7 +122,7 @@ def status_json(chosen: ReleaseSettings, state: live_state.ReleaseState) -> dict
     if desired is not None:
         canary, active = strategies.of(desired.strategy).status_fields(desired,
                                                                         paused=state.paused)
-    return {
+    data = {
         "release": chosen.release, "namespace": chosen.namespace,
         "strategy": desired.strategy if desired else None,
         "revision": state.latest.number if state.latest else None,
@@ -130,8 +130,10 @@ def status_json(chosen: ReleaseSettings, state: live_state.ReleaseState) -> dict
                     "version": serving.version} if serving else None),
         "canary": canary, "active_colour": active, "paused": state.paused,
         "history": [e.as_json() for e in reversed(state.history)],
-        "warm_colour": _warm(state),
     }
+    if desired is not None and strategies.of(desired.strategy).colours:
+        data["warm_colour"] = _warm(state)  # blue-green only: the contract's fields stay as is
+    return data
 
 
 def _warm(state: live_state.ReleaseState) -> dict[str, Any] | None:
@@ -176,7 +178,7 @@ def status_outcome(chosen: ReleaseSettings, state: live_state.ReleaseState,
                               [(h["revision"], h["version"], (h["digest"] or "-")[:19],
                                 (h["git_sha"] or "-")[:12], h["status"])
                                for h in data["history"][:10]])
-    warm = data["warm_colour"]
+    warm = data.get("warm_colour")
     scale_down = ""
     if warm:
         scale_down = (f"old colour {warm['colour']} ({warm['version']}) kept warm until "

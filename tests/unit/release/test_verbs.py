@@ -97,7 +97,8 @@ def test_status_shows_the_warm_colour_and_when_it_goes() -> None:
 
 
 def test_status_without_a_warm_colour() -> None:
-    assert report.status_json(S, state(Desired("canary", 4, stable=V1)))["warm_colour"] is None
+    assert "warm_colour" not in report.status_json(S, state(Desired("canary", 4, stable=V1)))
+    assert report.status_json(BG, state(SWITCHED, "switch"))["warm_colour"] is None
 
 
 @pytest.mark.parametrize(("asked", "action", "outcome"), [
