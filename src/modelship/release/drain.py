@@ -24,7 +24,7 @@ POLL = 1.0
 # hold only the new colour, node proxies still need their sync (kube-proxy's
 # --iptables-min-sync-period is 1 s) before no request reaches the old colour. Pods that
 # terminate need no such wait: the chart's preStop delay keeps them answering until then.
-PROXY_SYNC = 2.0
+PROXY_SYNC = 1.0
 IMAGE = "modelship.io/image"  # the pod annotation the chart sets to the pinned image
 SERVER = "app.kubernetes.io/component=model-server"
 
