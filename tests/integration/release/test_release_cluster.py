@@ -171,7 +171,6 @@ def test_blue_green_preview_switch_rollback_and_scale_down(project: Project, too
     project.write(blue_green={"scale_down_delay": "15s", "preview_interval": "1s"})
     switched = project.run("promote", "--json")
     assert [s["name"] for s in switched.json["steps"]] == ["switch"]
-    assert switched.seconds < 15
     assert service_selector(kube, project, project.release)["modelship.io/colour"] == "green"
     # promote returned after its switch; the old colour stays warm for the delay (15s),
     # then the next command on the release scales it to 0
