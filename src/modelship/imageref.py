@@ -22,6 +22,12 @@ _REPOSITORY = re.compile(rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONEN
 REPOSITORY_MAX = 255
 DOCKER_HUB = "docker.io"
 EXAMPLE = "registry.example.com/team/model:1.2.3 or repo@sha256:<digest>"
+# `deploy --image` (and the action's `image` input): a whole reference that names a version
+_HOST = (r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*"
+         r"[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?")
+_REFERENCE = re.compile(rf"^(?:{_HOST}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+                        r"(?P<tag>:[\w][\w.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?$")
+FORMS = "repo:tag or repo@sha256:<64 hex digits> (e.g. registry.example.com/team/model:1.2.3)"
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,20 @@ def _split(ref: str) -> tuple[str, str | None, str | None]:
     if ":" in last:
         name, tag = name[: name.rfind(":")], last.split(":", 1)[1]
     return name, tag, digest or None
+
+
+def check(ref: str, where: str = "--image") -> str:
+    """A reference a deploy can take (it must name a version: a tag or a digest, no implicit
+    `latest`), stripped; UsageError naming `where` when it is not one. Checked before helm,
+    the registry or the cluster is needed."""
+    text = ref.strip()
+    match = _REFERENCE.match(text)
+    if match is None or len(text.split("@")[0].rsplit(":", 1)[0]) > REPOSITORY_MAX:
+        raise UsageError(f"{where} {ref!r}: not an image reference; expected {FORMS}")
+    if not match.group("tag") and not match.group("digest"):
+        raise UsageError(f"{where} {ref!r}: names no version; expected {FORMS}",
+                         hint=f"add the tag to deploy, e.g. {text}:1.2.3")
+    return text
 
 
 def parse(ref: str, *, what: str = "--image") -> Reference:

@@ -47,8 +47,6 @@ def run(args: DeployArgs, cfg: Config) -> Outcome:
     chosen = settings.load(cfg, args.environment, strategy=args.strategy, timeout=args.timeout)
     # usage errors first: exit 2 even while helm, the registry or the cluster is unavailable
     plans.check_pause_at(chosen, chosen.strategy, args.pause_at)
-    if args.image:
-        imageref.parse(args.image)
     verb = Deploy(args, cfg, analysis_for(chosen, cfg))
     sess = session.open_session(cfg, args.environment, lock_timeout=args.lock_timeout,
                                 chosen=chosen)

@@ -37,8 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
+    from modelship import imageref
     from modelship.release import deploy
 
+    image = args.image
+    if image is not None:  # a bad reference is a usage error before helm or the cluster
+        image = imageref.check(image, "--image")
     return deploy.run(deploy.DeployArgs(
-        environment=args.environment, image=args.image, strategy=args.strategy,
+        environment=args.environment, image=image, strategy=args.strategy,
         pause_at=args.pause_at, timeout=args.timeout, lock_timeout=args.lock_timeout), cfg)
