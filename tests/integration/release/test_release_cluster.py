@@ -182,7 +182,7 @@ def test_blue_green_preview_switch_rollback_and_scale_down(project: Project, too
     assert deployments(project)["blue"][0] == 0
 
     # a new version, then a rollback inside the delay: a selector switch
-    project.write(blue_green={"scale_down_delay": "8s", "preview_interval": "1s"})
+    project.write(blue_green={"scale_down_delay": "30s", "preview_interval": "1s"})
     project.deploy("3.0.0")
     assert service_selector(kube, project, project.release)["modelship.io/colour"] == "blue"
     assert deployments(project)["green"] == (4, 4, images.pinned("2.0.0"))  # kept warm
