@@ -16,8 +16,10 @@ Module map (one job each):
     gate/        `modelship gate`: readers -> metrics -> intervals -> judge -> report; online
     image/       `modelship build`: accelerators, dockerfile, context, builder, tags, gitinfo,
                  smoke
-    release/     the release engine (in progress): deploy, promote, abort, rollback, status;
-                 analysis/ judges each step
+    imageref     image references (registry, repository, tag, digest), parsed once
+    registry     the registry API: tag -> digest, manifests and blobs, with auth
+    release/     the release engine: session (the sequence every verb runs), one module per
+                 verb, strategy, plan, runner, state, drain; analysis/ judges each step
     action       the GitHub Action's runtime: inputs -> arguments, kubeconfig file, masking
     workflows/   `modelship init`: options, pins, render workflow-templates/ with Jinja2
 """

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _emit(outcome: Outcome, as_json: bool) -> None:
+    for note in outcome.annotations:
+        ghactions.annotate(note.level, note.message, title=note.title)
     # step outputs first: if they cannot be written, the error is the one thing printed
     ghactions.set_output("result", outcome.result)
     for key, value in outcome.outputs.items():

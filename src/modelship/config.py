@@ -9,6 +9,7 @@ refused by the YAML reader (modelship.yamldoc).
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -128,6 +129,17 @@ class Config:
         """Check the whole config against the schema: unknown keys (with a suggestion), types,
         choices and ranges, the first mistake in file order."""
         schema.validate(self.data, self.file, self.lines)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """A new mapping: `override` on top of `base`, nested mappings merged key by key."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def parse_duration(value: Any) -> float | None:

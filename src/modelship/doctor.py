@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from modelship import console, credentials, markdown
 from modelship.config import Config
 from modelship.errors import EXIT_INFRA, EXIT_OK, UsageError, first_line
-from modelship.image.tags import registry_host
+from modelship.imageref import registry_host
 from modelship.outcome import Outcome
 
 HELP = "check the Docker engine, registry, Kubernetes context, helm and kubectl"

@@ -304,7 +304,6 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     report_path = _report_path(args)
     if report_path is not None:
         report.write(result, report_path)
-    report.annotate(result)
     outputs = {"passed": str(passed).lower()}
     if report_path is not None:
         outputs["report"] = str(report_path)
@@ -312,4 +311,5 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     if stable is not None:
         outputs["report-file"] = stable
     return Outcome(result, EXIT_OK if passed else EXIT_REJECTED, text=report.text(result),
-                   summary=report.summary(result), outputs=outputs)
+                   summary=report.summary(result), outputs=outputs,
+                   annotations=report.failed_checks(result))

@@ -9,9 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from modelship import console, ghactions, markdown
+from modelship import console, markdown
 from modelship.errors import UsageError
 from modelship.gate import metrics as m
+from modelship.outcome import Annotation
 
 HEADERS = ("metric", "value", "95% interval", "threshold", "baseline", "delta", "verdict")
 ERROR_HEADERS = ("failed requests", "count", "example line", "status", "example answer")
@@ -145,11 +146,11 @@ def chart(report: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def annotate(report: dict[str, Any]) -> None:
+def failed_checks(report: dict[str, Any]) -> list[Annotation]:
     failure = (report.get("online") or {}).get("failure")
     if failure:  # every request failed: that is the one thing to say (the checks say "-")
-        ghactions.error(failure, title="modelship gate: online evaluation")
-        return
+        return [Annotation("error", failure, "modelship gate: online evaluation")]
+    found = []
     for check in report["checks"]:
         if check["passed"]:
             continue
@@ -160,4 +161,5 @@ def annotate(report: dict[str, Any]) -> None:
             message += f"; baseline {check['baseline']:.6g}, tolerance {check['tolerance']}"
             if check.get("within_noise"):
                 message += "; within the 95% interval, may be noise"
-        ghactions.error(message, title=f"modelship gate: {check['name']}")
+        found.append(Annotation("error", message, f"modelship gate: {check['name']}"))
+    return found

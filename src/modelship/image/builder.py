@@ -7,7 +7,7 @@ import os
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,13 +37,11 @@ class BuildResult:
     steps: int
     cached_steps: int
     seconds: float
-    log_tail: list[str] = field(default_factory=list)
 
 
 @dataclass
 class PushResult:
     digest: str
-    size: int | None  # manifest size reported by the engine
     bytes_pushed: int  # compressed bytes of layers the registry did not have
     layers_pushed: int
     layers_existing: int
@@ -127,7 +125,7 @@ def _build(api: Any, fileobj: IO[bytes], *, dockerfile: str, tag: str, labels: d
     if not image_id:
         _fail(step, "the engine did not report an image id", list(step_lines))
     progress.done(f"{steps} steps, {cached} cached")
-    return BuildResult(image_id, steps, cached, time.monotonic() - started, list(step_lines))
+    return BuildResult(image_id, steps, cached, time.monotonic() - started)
 
 
 def _fail(step: str, message: str, lines: list[str]) -> None:
@@ -210,7 +208,6 @@ def _push_once(api: Any, repository: str, tag: str, auth: dict[str, str] | None,
     totals: dict[str, int] = {}
     status: dict[str, str] = {}
     digest = ""
-    size = None
     for event in api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
         if "error" in event:
             message = str((event.get("errorDetail") or {}).get("message") or event["error"])
@@ -219,7 +216,7 @@ def _push_once(api: Any, repository: str, tag: str, auth: dict[str, str] | None,
             raise RuntimeError(message)
         aux = event.get("aux")
         if isinstance(aux, dict) and aux.get("Digest"):
-            digest, size = aux["Digest"], aux.get("Size")
+            digest = aux["Digest"]
         layer = event.get("id")
         if layer and event.get("status"):
             status[layer] = event["status"]
@@ -232,7 +229,7 @@ def _push_once(api: Any, repository: str, tag: str, auth: dict[str, str] | None,
     pushed = [k for k, v in status.items() if v == "Pushed"]
     existing = [k for k, v in status.items() if v in ("Layer already exists", "Mounted from")
                 or v.startswith("Mounted from")]
-    result = PushResult(digest, size, sum(totals.get(k, 0) for k in pushed), len(pushed),
+    result = PushResult(digest, sum(totals.get(k, 0) for k in pushed), len(pushed),
                         len(existing), attempt)
     progress.done(f"{digest} ({len(pushed)} layers pushed, {len(existing)} already there)")
     return result

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelship import console, credentials, ghactions, markdown, serving
+from modelship import console, credentials, ghactions, imageref, serving
 from modelship.config import Config, suggest
 from modelship.errors import UsageError
-from modelship.image import accelerators, builder, context, dockerfile, gitinfo, smoke, tags
+from modelship.image import accelerators, builder, context, dockerfile, gitinfo, report, smoke, tags
 from modelship.outcome import Outcome
 from modelship.provenance import signing, statements
 
@@ -59,14 +59,14 @@ def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
                              "--repository")
     else:
         return _default_repository(cfg, model_name)
-    if not tags.valid_repository(repo):
+    if not imageref.valid_repository(repo):
         msg = (f"'{repo}' is not an image repository; expected [registry[:port]/]path with "
                "lowercase letters, digits and . _ - separators, and no tag")
         last = repo.rsplit("/", 1)[-1]
         if ":" in last or "@" in last:
             hint: str | None = "give the repository without a tag or digest; add tags with --tag"
         else:
-            better = tags.suggest_repository(repo)
+            better = imageref.suggest_repository(repo)
             hint = f"did you mean '{better}'?" if better and better != repo else None
         if key.startswith("--"):
             raise UsageError(f"{key}: {msg}", hint=hint)
@@ -75,9 +75,9 @@ def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
 
 
 def _default_repository(cfg: Config, model_name: str) -> str:
-    name = tags.repository_component(model_name)
+    name = imageref.repository_component(model_name)
     repo = f"modelship/{name}"
-    if name and tags.valid_repository(repo):
+    if name and imageref.valid_repository(repo):
         return repo
     hint = "set image.repository (e.g. ghcr.io/org/model) or pass --repository"
     if cfg.has("model.name"):
@@ -280,15 +280,14 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     user_df = ctx_dir / cfg.get_str("image.dockerfile", "Dockerfile")
     ctx = context.scan(ctx_dir, skip_git=not user_df.is_file())
     profile = _profile(cfg, _requirements_text(ctx))
-    for warning in profile.warnings:
-        ghactions.warning(warning, title="modelship build: accelerator")
     user_args = {str(k): str(v) for k, v in cfg.get_mapping("image.build_args", {}).items()}
     build_args = {**profile.build_args(), **user_args}
     chosen = _dockerfile(cfg, ctx, profile, build_args, _ca_bundle())
     if args.print_dockerfile:
         text = (chosen.extra_files.get(chosen.path, b"").decode()
                 or (ctx.root / chosen.path).read_text())
-        return Outcome({"dockerfile": chosen.source, "text": text}, text=text.rstrip("\n"))
+        return Outcome({"dockerfile": chosen.source, "text": text}, text=text.rstrip("\n"),
+                       annotations=report.warnings(profile))
 
     who = signing.signer(args)  # --sign: checked before anything is built
     gate = _gate_report(args, cfg, attest=who is not None)
@@ -361,7 +360,7 @@ def smoke_spec(args: argparse.Namespace, cfg: Config,
 def _build_smoke_push(job: BuildJob, docker_client: Any) -> Outcome:
     api = docker_client.api
     if job.push and job.auth:
-        builder.login(api, tags.registry_host(job.repo) or "https://index.docker.io/v1/",
+        builder.login(api, imageref.registry_host(job.repo) or "https://index.docker.io/v1/",
                       job.user, job.password)
     cache_from = []
     branch_tag = tags.sanitize(job.git.branch) if job.git.branch else None
@@ -397,53 +396,7 @@ def _build_smoke_push(job: BuildJob, docker_client: Any) -> Outcome:
         with ghactions.group(f"docker push {job.repo}"):
             for tag in job.tag_names:
                 pushes.append(builder.push(api, job.repo, tag, job.auth))
-    return _outcome(job, built, size, smoke_result, pushes, cache_from)
-
-
-def _outcome(job: BuildJob, built: builder.BuildResult, size: int,
-             smoke_result: smoke.SmokeResult, pushes: list[builder.PushResult],
-             cache_from: list[str]) -> Outcome:
-    digest = pushes[0].digest if pushes else None
-    image = f"{job.repo}@{digest}" if digest else job.refs[0]
-    profile = job.profile
-    result: dict[str, Any] = {
-        "image": image,
-        "digest": digest,
-        "tags": job.refs,
-        "accelerator": {**profile.as_dict(), "chart_values": profile.chart_values()},
-        "smoke": smoke_result.as_dict(),
-        "image_id": built.image_id,
-        "size": size,
-        "version": job.version,
-        "labels": job.labels,
-        "pushed": bool(pushes),
-        "bytes_pushed": sum(p.bytes_pushed for p in pushes),
-        "dockerfile": job.dockerfile.source,
-        "build": {"steps": built.steps, "cached_steps": built.cached_steps,
-                  "seconds": round(built.seconds, 2), "cache_from": cache_from},
-    }
-    smoke_text = ("skipped" if smoke_result.skipped
-                  else ("passed" if smoke_result.passed else "failed")
-                  + (" (GPU)" if smoke_result.gpu else "")
-                  + (f"; {'; '.join(smoke_result.notes)}" if smoke_result.notes else ""))
-    rows: list[tuple[str, object]] = [
-        ("image", image), ("digest", digest or "(not pushed)"), ("tags", ", ".join(job.refs)),
-        ("size", f"{size / 1e6:.1f} MB"), ("accelerator", _accel_text(profile)),
-        ("Dockerfile", job.dockerfile.source), ("smoke test", smoke_text),
-    ]
-    rows += [(f"label {k}", v) for k, v in job.labels.items()]
-    text = console.table_text(("", ""), rows).split("\n", 2)[-1]
-    summary = "### modelship build\n\n" + markdown.table(("", ""), rows)
-    outputs = {"image": image, "digest": digest or "", "tags": "\n".join(job.refs)}
-    return Outcome(result, text=text, summary=summary, outputs=outputs)
-
-
-def _accel_text(profile: accelerators.Profile) -> str:
-    if profile.kind != "nvidia":
-        return f"cpu ({profile.source})"
-    products = f", {', '.join(profile.gpu_products)}" if profile.gpu_products else ""
-    return (f"nvidia CUDA {profile.cuda}, {profile.gpu_count} GPU{products} "
-            f"({profile.source})")
+    return report.outcome(job, built, size, smoke_result, pushes, cache_from)
 
 
 __all__ = ["HELP", "BuildJob", "DockerfileChoice", "add_arguments", "generate", "run",

@@ -45,7 +45,8 @@ class GitInfo:
         return self.sha[:SHORT] if self.sha else None
 
 
-def _git(root: Path, *args: str) -> str | None:
+def git(root: Path, *args: str) -> str | None:
+    """`git -C root args...`: its output, or None when git fails or is missing."""
     try:
         out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                              timeout=10, check=False)
@@ -55,10 +56,10 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def _default_branch(root: Path) -> str:
-    origin_head = _git(root, "symbolic-ref", "-q", "refs/remotes/origin/HEAD") or ""
+    origin_head = git(root, "symbolic-ref", "-q", "refs/remotes/origin/HEAD") or ""
     if origin_head:
         return origin_head.rsplit("/", 1)[-1]
-    return _git(root, "config", "init.defaultBranch") or "main"
+    return git(root, "config", "init.defaultBranch") or "main"
 
 
 def detect(root: Path) -> GitInfo:
@@ -69,18 +70,18 @@ def detect(root: Path) -> GitInfo:
         repository = event.get("repository")
         default_branch = (repository.get("default_branch")
                           if isinstance(repository, dict) else None)
-        sha = ghactions.sha() or _git(root, "rev-parse", "HEAD")
-        remote = _git(root, "remote", "get-url", "origin")
+        sha = ghactions.sha() or git(root, "rev-parse", "HEAD")
+        remote = git(root, "remote", "get-url", "origin")
         source = ghactions.repository_url() or (clean_url(remote) if remote else None)
         return GitInfo.from_ref(ref, sha=sha, source=source,
                                 default_branch=default_branch or _default_branch(root))
-    sha = _git(root, "rev-parse", "HEAD")
-    head = _git(root, "symbolic-ref", "-q", "HEAD") or ""
+    sha = git(root, "rev-parse", "HEAD")
+    head = git(root, "symbolic-ref", "-q", "HEAD") or ""
     branch = head[len("refs/heads/"):] if head.startswith("refs/heads/") else None
-    tags = (_git(root, "tag", "--points-at", "HEAD") or "").split()
+    tags = (git(root, "tag", "--points-at", "HEAD") or "").split()
     semver = sorted(t for t in tags if SEMVER.match(t))
     tag = semver[-1] if semver else (tags[0] if tags else None)
-    remote = _git(root, "remote", "get-url", "origin")
+    remote = git(root, "remote", "get-url", "origin")
     return GitInfo(sha=sha, branch=branch, tag=tag, default_branch=_default_branch(root),
                    source=clean_url(remote) if remote else None)
 
@@ -90,7 +91,7 @@ def tag_commit(root: Path, version: str) -> tuple[str, str] | None:
     at `root`; None when it is no git checkout or has neither tag (a shallow clone may lack
     tags)."""
     for tag in (f"v{version}", version):
-        sha = _git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}")
+        sha = git(root, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}")
         if sha:
             return tag, sha
     return None

@@ -16,12 +16,13 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from modelship import imageref
+
 if TYPE_CHECKING:
     from modelship.image.gitinfo import GitInfo
 
 SEMVER = re.compile(r"^v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
                     r"(?P<pre>-[0-9A-Za-z.-]+)?(?P<build>\+[0-9A-Za-z.-]+)?$")
-_TAG_OK = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 SHORT = 7
 
 
@@ -33,7 +34,7 @@ def sanitize(value: str) -> str:
 
 
 def valid_tag(value: str) -> bool:
-    return bool(_TAG_OK.match(value))
+    return imageref.valid_tag(value)
 
 
 def version(configured: str | None, git: GitInfo) -> str:
@@ -113,49 +114,3 @@ def clean_url(url: str) -> str:
         if match:
             url = f"https://{match.group(1)}/{match.group(2).lstrip('/')}"
     return url[:-4] if url.endswith(".git") else url
-
-
-def registry_host(repository: str) -> str | None:
-    """The registry part of an image repository, like docker's reference parsing:
-    the first component is a registry when it has a dot, a port, or is localhost."""
-    first, sep, _ = repository.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
-
-
-# -- image repositories (docker's reference grammar, as docker-py checks it before a build) ----
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?:-+[a-z0-9]+)*)*(?::[0-9]+)?"
-_REPOSITORY = re.compile(rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-REPOSITORY_MAX = 255
-
-
-def valid_repository(value: str) -> bool:
-    """`[registry[:port]/]path`: lowercase path components of letters and digits joined by
-    `.`, `_`, `__` or dashes, no tag or digest, at most 255 characters."""
-    return len(value) <= REPOSITORY_MAX and bool(_REPOSITORY.match(value))
-
-
-def repository_component(value: str) -> str:
-    """A name (a model, a directory) as one repository path component: lowercase, other
-    characters and separator runs docker refuses become '-', no separator at either end.
-    May be empty (nothing usable left)."""
-    text = re.sub(r"[^a-z0-9._-]+", "-", value.lower())
-    text = re.sub(r"[._-]{2,}",
-                  lambda m: m.group(0) if re.fullmatch(r"-+|__", m.group(0)) else "-", text)
-    return text.strip("._-")[:128].rstrip("._-")
-
-
-def suggest_repository(value: str) -> str | None:
-    """A valid repository close to `value` (lowercased, bad characters replaced), if any."""
-    head, sep, rest = value.strip().partition("/")
-    domain = None
-    if sep and ("." in head or ":" in head or head.lower() == "localhost"):
-        domain, value = head.lower(), rest
-    parts = [repository_component(p) for p in value.split("/")]
-    parts = [p for p in parts if p]
-    if not parts:
-        return None
-    candidate = "/".join(([domain] if domain else []) + parts)
-    return candidate if valid_repository(candidate) else None

@@ -123,7 +123,7 @@ class Helm:
 
     # -- changing -----------------------------------------------------------------------------
     def upgrade(self, release: str, values: dict[str, Any], *, timeout: float,
-                description: str, wait: bool = True) -> None:
+                description: str) -> None:
         """helm upgrade --install with the bundled chart and exactly these values."""
         with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="modelship-values-",
                                          delete=False, encoding="utf-8") as f:
@@ -134,19 +134,14 @@ class Helm:
                     # objects a failed upgrade created would be orphaned: the next upgrade
                     # diffs against the last deployed revision, which never had them
                     "--cleanup-on-fail",
-                    "--description", description, "--timeout", f"{int(timeout)}s"]
-            if wait:
-                args.append("--wait")
+                    "--description", description, "--timeout", f"{int(timeout)}s", "--wait"]
             self.run(*args, timeout=timeout + 120)
         finally:
             os.unlink(f.name)
 
-    def rollback(self, release: str, revision: int, *, timeout: float,
-                 wait: bool = True) -> None:
+    def rollback(self, release: str, revision: int, *, timeout: float) -> None:
         args = ["rollback", release, str(revision), "--timeout", f"{int(timeout)}s",
-                "--history-max", str(HISTORY_MAX)]
-        if wait:
-            args.append("--wait")
+                "--history-max", str(HISTORY_MAX), "--wait"]
         self.run(*args, timeout=timeout + 120)
 
 

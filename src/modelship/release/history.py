@@ -19,8 +19,8 @@ from typing import Any
 
 from modelship import ghactions
 from modelship.image.tags import SEMVER
+from modelship.release.desired import Version
 from modelship.release.helm import Revision
-from modelship.release.model import Track
 
 PREFIX = "modelship: "
 _DIGEST = re.compile(r"^(sha256:)?([0-9a-f]{12,64})$")
@@ -82,7 +82,7 @@ class Entry:
     revision: int
     status: str
     record: Record | None
-    track: Track | None  # the version this revision moved to (record, else its values)
+    track: Version | None  # the version this revision moved to (record, else its values)
 
     @property
     def version(self) -> str | None:
@@ -106,7 +106,7 @@ class Entry:
 
 
 def entries(revisions: Sequence[Revision],
-            track_of: Callable[[int], Track | None]) -> list[Entry]:
+            track_of: Callable[[int], Version | None]) -> list[Entry]:
     """Oldest first. `track_of(revision)` reads a revision's values when it has no record."""
     by_number: dict[int, Record] = {}
     out: list[Entry] = []
@@ -120,7 +120,7 @@ def entries(revisions: Sequence[Revision],
             by_number[rev.number] = record
         track = None
         if record is not None and record.image and record.version:
-            track = Track(record.image, record.version)
+            track = Version(record.image, record.version)
         else:
             track = track_of(rev.number)
         out.append(Entry(rev.number, rev.status, record, track))

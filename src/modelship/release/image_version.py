@@ -16,8 +16,8 @@ from typing import Any
 
 import requests
 
+from modelship import imageref, registry
 from modelship.errors import UsageError
-from modelship.release import registry
 from modelship.release.history import normalise_version
 
 VERSION_LABELS = ("org.opencontainers.image.version", "modelship.io/version")
@@ -90,7 +90,7 @@ def image_labels(ref: str, digest: str) -> dict[str, str] | None:
     """The config labels of `ref`'s image `digest` (an index: its linux/amd64 image, else its
     first). None when the manifest has no config blob (an old schema 1 image, an artifact);
     UsageError when the registry has no manifest with that digest."""
-    parsed = registry.parse(ref)
+    parsed = imageref.parse(ref)
     where = f"{parsed.repository}@{digest}"
     response = registry.request(parsed, "manifests", digest)
     if response is None:
@@ -109,7 +109,7 @@ def image_labels(ref: str, digest: str) -> dict[str, str] | None:
     return None if config is None else labels_of(config)
 
 
-def _read(parsed: registry.Reference, kind: str, digest: str, what: str) -> dict[str, Any] | None:
+def _read(parsed: imageref.Reference, kind: str, digest: str, what: str) -> dict[str, Any] | None:
     """A JSON document the registry holds (manifest or blob), None when it has none."""
     response = registry.request(parsed, kind, digest)
     return None if response is None else _json(response, what)

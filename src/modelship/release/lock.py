@@ -24,6 +24,10 @@ from modelship.errors import InfraError
 from modelship.release import kube
 
 LEASE_SECONDS = 30  # a holder that stops renewing loses the lock after this
+# `modelship abort` asks the command holding the lock to stop by annotating its Lease; the
+# holder reads it at each poll, puts production back and ends as aborted on request. A new
+# holder writes the Lease afresh, which clears a request meant for the one before.
+ABORT_ANNOTATION = "modelship.io/abort-requested"
 RENEW_EVERY = 10.0
 # shorter leases for tests of the take-over (a killed holder); renewal keeps pace at 1/3
 LEASE_SECONDS_VARIABLE = "MODELSHIP_LEASE_SECONDS"
@@ -194,6 +198,43 @@ class Lock:
             except kube.api_errors() as e:  # the next renewal may work
                 console.info(f"lock {self.name}: renewal failed ({str(e).splitlines()[0]})")
 
+    def abort_requested(self) -> str | None:
+        """Who asked the holder to abort, or None. A failed read is no request."""
+        try:
+            lease = self._coordination().read_namespaced_lease(self.name, self.namespace)
+        except kube.api_errors():
+            return None
+        annotations = lease.metadata.annotations or {}
+        if lease.spec.holder_identity != self.identity:
+            return None
+        return annotations.get(ABORT_ANNOTATION) or None
+
+    def request_abort(self) -> Holder | None:
+        """Ask a live holder to abort (annotate its Lease); the holder asked, or None when
+        nobody holds the lock."""
+        from kubernetes.client.exceptions import ApiException
+
+        api = self._coordination()
+        try:
+            lease = api.read_namespaced_lease(self.name, self.namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise kube.unreachable(e, f"reading the release lock {self.name}") from e
+        except kube.api_errors() as e:
+            raise kube.unreachable(e, f"reading the release lock {self.name}") from e
+        holder = _holder(lease)
+        if holder.expired:
+            return None
+        body: Any = {"metadata": {"annotations": {ABORT_ANNOTATION: self.identity.rsplit(
+            " #", 1)[0]}}}
+        try:
+            api.patch_namespaced_lease(self.name, self.namespace, body,
+                                       _content_type="application/merge-patch+json")
+        except kube.api_errors() as e:
+            raise kube.unreachable(e, f"asking the holder of {self.name} to abort") from e
+        return holder
+
     def release(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -203,6 +244,8 @@ class Lock:
             lease = api.read_namespaced_lease(self.name, self.namespace)
             if lease.spec.holder_identity == self.identity:
                 lease.spec.holder_identity = None
+                lease.metadata.annotations = {k: v for k, v in (
+                    lease.metadata.annotations or {}).items() if k != ABORT_ANNOTATION} or None
                 lease.spec.renew_time = None
                 lease.spec.acquire_time = None
                 api.replace_namespaced_lease(self.name, self.namespace, lease)

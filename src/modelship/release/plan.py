@@ -13,12 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from modelship.errors import UsageError
-from modelship.release.model import Desired, Track
+from modelship.release import strategy as strategies
+from modelship.release.desired import Desired, Version
 from modelship.release.settings import ReleaseSettings
-
-# weight of the intermediate apply that brings back one stable pod before the canary goes
-_LAST_STABLE_POD = 99
 
 
 @dataclass(frozen=True)
@@ -44,24 +41,20 @@ class Plan:
         return not self.steps
 
 
-def deploy(settings: ReleaseSettings, current: Desired | None, new: Track, *,
+def deploy(settings: ReleaseSettings, current: Desired | None, new: Version, *,
            pause_at: int | None = None, strategy: str | None = None) -> Plan:
     """The plan that takes `current` (None: nothing deployed yet) to `new`."""
-    chosen = strategy or settings.strategy
-    check_pause_at(settings, chosen, pause_at)
+    chosen = strategies.of(strategy or settings.strategy)
+    chosen.check_pause_at(settings, pause_at)
     serving = current.serving if current is not None else None
     if current is None or serving is None:
-        return first_install(settings, chosen, new)
-    if current.strategy != chosen and "blue-green" in (current.strategy, chosen):
-        return relayout(settings, current, serving, new, chosen, pause_at)
-    if chosen == "canary":
-        return canary(settings, current, new, pause_at=pause_at)
-    if chosen == "blue-green":
-        return blue_green(settings, current, new, pause_at=pause_at)
-    return rolling(settings, current, new)
+        return first_install(settings, chosen.name, new)
+    if strategies.of(current.strategy).colours != chosen.colours:
+        return relayout(settings, current, serving, new, chosen.name, pause_at)
+    return chosen.deploy(settings, current, new, pause_at)
 
 
-def relayout(settings: ReleaseSettings, current: Desired, serving: Track, new: Track,
+def relayout(settings: ReleaseSettings, current: Desired, serving: Version, new: Version,
              chosen: str, pause_at: int | None) -> Plan:
     """Into or out of blue-green the chart's Deployments change (tracks <-> colours): first the
     version production runs now is laid out the new way (readiness only: it is already
@@ -78,31 +71,17 @@ def relayout(settings: ReleaseSettings, current: Desired, serving: Track, new: T
 
 
 def check_pause_at(settings: ReleaseSettings, strategy: str, pause_at: int | None) -> None:
-    if pause_at is None:
-        return
-    if strategy == "rolling":
-        raise UsageError("--pause-at: a rolling release has no steps to pause at",
-                         hint="use --strategy canary or blue-green")
-    if strategy == "blue-green" and pause_at != 0:
-        raise UsageError(f"--pause-at {pause_at}: a blue-green release pauses only before the "
-                         "switch; expected --pause-at 0")
-    if strategy == "canary" and pause_at not in settings.canary.steps:
-        steps = ", ".join(str(s) for s in settings.canary.steps)
-        raise UsageError(f"--pause-at {pause_at}: not a canary step; expected one of {steps} "
-                         "(deploy.canary.steps)")
+    strategies.of(strategy).check_pause_at(settings, pause_at)
 
 
-def first_install(settings: ReleaseSettings, strategy: str, new: Track) -> Plan:
+def first_install(settings: ReleaseSettings, strategy: str, new: Version) -> Plan:
     """Nothing to compare with: the version becomes stable (or the active colour) with
     readiness only."""
-    if strategy == "blue-green":
-        target = Desired("blue-green", settings.replicas, blue=new, active="blue")
-    else:
-        target = Desired(strategy, settings.replicas, stable=new)
+    target = strategies.of(strategy).first_install(settings, new)
     return Plan(strategy, (Step("install", 100, (target,)),))
 
 
-def canary(settings: ReleaseSettings, current: Desired, new: Track, *,
+def canary(settings: ReleaseSettings, current: Desired, new: Version, *,
            pause_at: int | None = None, after: int = 0, full: bool = False) -> Plan:
     """Weighted steps above `after` (a paused canary resumes there), each analysed, then
     promotion. `full`: straight to promotion."""
@@ -132,7 +111,7 @@ def canary(settings: ReleaseSettings, current: Desired, new: Track, *,
 BAKE = Step("bake", 100, (), analyse=True, bake=True)
 
 
-def promotion(settings: ReleaseSettings, new: Track, weight_now: int) -> Step:
+def promotion(settings: ReleaseSettings, new: Version, weight_now: int) -> Step:
     """The new version becomes stable. From a canary that runs, both tracks serve it for one
     apply (weight 50), so the canary's pods serve while the stable pods roll over."""
     final = Desired("canary", settings.replicas, stable=new)
@@ -142,7 +121,7 @@ def promotion(settings: ReleaseSettings, new: Track, weight_now: int) -> Step:
     return Step("promote", 100, (both, final))
 
 
-def blue_green(settings: ReleaseSettings, current: Desired, new: Track, *,
+def blue_green(settings: ReleaseSettings, current: Desired, new: Version, *,
                pause_at: int | None = None) -> Plan:
     """New version to the idle colour (warm), preview check, switch; the old colour stays
     warm for scale_down_delay, then goes to 0."""
@@ -167,7 +146,7 @@ def scale_down_idle(current: Desired) -> Desired:
     return replace(current, idle_replicas=0)
 
 
-def rolling(settings: ReleaseSettings, current: Desired, new: Track) -> Plan:
+def rolling(settings: ReleaseSettings, current: Desired, new: Version) -> Plan:
     del current  # a rolling update needs nothing of the current state but its existence
     return Plan("rolling", (Step("rollout", 100,
                                  (Desired("rolling", settings.replicas, stable=new),)), BAKE))
@@ -178,49 +157,20 @@ def resume(settings: ReleaseSettings, current: Desired, *, full: bool = False,
     """`promote`: a paused release through its remaining steps (`full`: straight to 100%).
     Blue-green: `idle_is_new` says the idle colour holds the new version waiting for the
     switch (the values alone cannot tell it from the old version kept warm after one)."""
-    if current.strategy == "canary" and current.canary is not None:
-        return canary(settings, current, current.canary, after=current.weight, full=full)
-    if current.strategy == "blue-green":
-        waiting = current.colour(current.idle)
-        serving = current.serving
-        if idle_is_new and waiting is not None and current.idle_replicas != 0 and \
-                waiting != serving:
-            return Plan("blue-green", (switch(settings, current), BAKE))
-    return Plan(current.strategy, ())
+    return strategies.of(current.strategy).resume(settings, current, full=full,
+                                                  idle_is_new=idle_is_new)
 
 
 def abort(current: Desired, *, idle_is_new: bool = False) -> Plan:
     """Stable (or the active colour) back to 100%, the new version scaled to 0."""
-    if current.strategy == "canary" and current.canary is not None:
-        assert current.stable is not None
-        back = Desired("canary", current.replicas, stable=current.stable)
-        applies: tuple[Desired, ...] = (back,)
-        if current.weight >= 100:  # no stable pod runs: bring one back first
-            applies = (replace(current, weight=_LAST_STABLE_POD), back)
-        return Plan("canary", (Step("abort", 0, applies),))
-    if current.strategy == "blue-green":
-        waiting = current.colour(current.idle)
-        if idle_is_new and waiting is not None and current.idle_replicas != 0 and \
-                waiting != current.serving:
-            return Plan("blue-green", (Step("abort", 0, (scale_down_idle(current),)),))
-    return Plan(current.strategy, ())
+    return strategies.of(current.strategy).abort(current, idle_is_new=idle_is_new)
 
 
-def rollback(settings: ReleaseSettings, current: Desired | None, target: Track, *,
+def rollback(settings: ReleaseSettings, current: Desired | None, target: Version, *,
              warm_idle: bool) -> tuple[str, Plan]:
     """(method, plan) to put `target` back at 100% with no steps and no analysis: a selector
     switch when the idle colour is warm with it, otherwise an upgrade."""
     if current is None or current.serving is None:
         return "upgrade", first_install(settings, settings.strategy, target)
-    if current.strategy == "blue-green":
-        idle = current.idle
-        if current.colour(idle) == target and warm_idle:
-            return "colour-switch", Plan("blue-green", (switch(settings, current),))
-        prepared = replace(current, idle_replicas=None).with_colour(idle, target)
-        return "upgrade", Plan("blue-green", (Step("prepare", 0, (prepared,)),
-                                              switch(settings, prepared)))
-    back = Desired(current.strategy, settings.replicas, stable=target)
-    applies: tuple[Desired, ...] = (back,)
-    if current.strategy == "canary" and current.canary is not None and current.weight >= 100:
-        applies = (replace(current, weight=_LAST_STABLE_POD), back)
-    return "upgrade", Plan(current.strategy, (Step("rollback", 100, applies),))
+    return strategies.of(current.strategy).rollback(settings, current, target,
+                                                    warm_idle=warm_idle)

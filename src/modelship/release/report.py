@@ -3,22 +3,25 @@ with verdicts and durations, a Mermaid chart of the weight over time, pod proble
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from modelship import console, ghactions, markdown
-from modelship.outcome import Outcome
+from modelship import console, markdown
+from modelship.outcome import Annotation, Outcome
 from modelship.release import state as live_state
-from modelship.release.model import Desired, Track
+from modelship.release import strategy as strategies
+from modelship.release.desired import Desired, Version
 from modelship.release.runner import RunResult
 from modelship.release.settings import ReleaseSettings
 
 
-def _image(track: Track | None) -> dict[str, Any] | None:
+def _image(track: Version | None) -> dict[str, Any] | None:
     return {"image": track.image, "digest": track.digest} if track else None
 
 
-def deploy_outcome(chosen: ReleaseSettings, result: RunResult, new: Track | None,
-                   previous: Track | None, revision: int | None, *,
+def deploy_outcome(chosen: ReleaseSettings, result: RunResult, new: Version | None,
+                   previous: Version | None, revision: int | None, *,
                    command: str = "deploy") -> Outcome:
     data: dict[str, Any] = {
         "release": chosen.release, "namespace": chosen.namespace,
@@ -28,8 +31,6 @@ def deploy_outcome(chosen: ReleaseSettings, result: RunResult, new: Track | None
         "previous": _image(previous),
         "steps": [s.as_json() for s in result.steps],
     }
-    if result.exit_code:
-        ghactions.error(result.message, title=f"modelship {command}")
     lines = [f"{command} {chosen.release} ({chosen.namespace}): {result.outcome}"
              + (f" at revision {revision}" if revision else "")]
     if new:
@@ -43,11 +44,12 @@ def deploy_outcome(chosen: ReleaseSettings, result: RunResult, new: Track | None
     lines += [p.line() for p in result.problems]
     return Outcome(data, exit_code=result.exit_code, text="\n".join(lines),
                    summary=_summary(command, chosen, result, new),
-                   outputs={"outcome": result.outcome, "revision": revision or ""})
+                   outputs={"outcome": result.outcome, "revision": revision or ""},
+                   annotations=_failed(result, command))
 
 
 def _summary(command: str, chosen: ReleaseSettings, result: RunResult,
-             new: Track | None) -> str:
+             new: Version | None) -> str:
     head = (f"### modelship {command}: {chosen.release} "
             f"({chosen.environment or chosen.namespace}) {result.outcome}\n\n")
     if new:
@@ -78,7 +80,7 @@ def _summary(command: str, chosen: ReleaseSettings, result: RunResult,
 
 
 def rollback_outcome(chosen: ReleaseSettings, result: RunResult,
-                     state: live_state.ReleaseState, target: Track, method: str,
+                     state: live_state.ReleaseState, target: Version, method: str,
                      revision: int | None, seconds: float) -> Outcome:
     before = state.desired.serving if state.desired else None
     data: dict[str, Any] = {
@@ -88,8 +90,6 @@ def rollback_outcome(chosen: ReleaseSettings, result: RunResult,
         "to": {"version": target.version, "digest": target.digest, "revision": revision},
         "method": method, "seconds": round(seconds, 2),
     }
-    if result.exit_code:
-        ghactions.error(result.message, title="modelship rollback")
     text = (f"rollback {chosen.release}: {before.version if before else '-'} -> "
             f"{target.version} by {method} in {seconds:.1f}s (revision {revision})")
     if result.message:
@@ -100,10 +100,17 @@ def rollback_outcome(chosen: ReleaseSettings, result: RunResult,
                                 [(before.version if before else "-", target.version, method,
                                   round(seconds, 1))]))
     return Outcome(data, exit_code=result.exit_code, text=text, summary=summary,
-                   outputs={"outcome": data["outcome"], "revision": revision or ""})
+                   outputs={"outcome": data["outcome"], "revision": revision or ""},
+                   annotations=_failed(result, "rollback"))
 
 
-def _version(track: Track | None) -> str | None:
+def _failed(result: RunResult, command: str) -> list[Annotation]:
+    if not result.exit_code:
+        return []
+    return [Annotation("error", result.message, f"modelship {command}")]
+
+
+def _version(track: Version | None) -> str | None:
     return track.version if track else None
 
 
@@ -112,16 +119,10 @@ def status_json(chosen: ReleaseSettings, state: live_state.ReleaseState) -> dict
     serving = desired.serving if desired else None
     canary: dict[str, Any] | None = None
     active: str | None = None
-    if desired is not None and desired.strategy == "canary" and desired.canary is not None:
-        canary = {"image": desired.canary.image, "digest": desired.canary.digest,
-                  "weight": desired.weight}
-    if desired is not None and desired.strategy == "blue-green":
-        active = desired.active
-        waiting = desired.colour(desired.idle)
-        if waiting is not None and waiting != serving and desired.idle_replicas != 0 and \
-                state.paused:
-            canary = {"image": waiting.image, "digest": waiting.digest, "weight": 0}
-    return {
+    if desired is not None:
+        canary, active = strategies.of(desired.strategy).status_fields(desired,
+                                                                        paused=state.paused)
+    data = {
         "release": chosen.release, "namespace": chosen.namespace,
         "strategy": desired.strategy if desired else None,
         "revision": state.latest.number if state.latest else None,
@@ -130,6 +131,25 @@ def status_json(chosen: ReleaseSettings, state: live_state.ReleaseState) -> dict
         "canary": canary, "active_colour": active, "paused": state.paused,
         "history": [e.as_json() for e in reversed(state.history)],
     }
+    if desired is not None and strategies.of(desired.strategy).colours:
+        data["warm_colour"] = _warm(state)  # blue-green only: the contract's fields stay as is
+    return data
+
+
+def _warm(state: live_state.ReleaseState) -> dict[str, Any] | None:
+    """The old blue-green colour kept warm after a switch (a rollback to it is a selector
+    switch) and when the next modelship command after that time scales it to 0."""
+    from modelship.release.session import warm_colour
+
+    warm = warm_colour(state)
+    desired = state.desired
+    if warm is None or desired is None:
+        return None
+    version = desired.colour(warm[0])
+    return {"colour": warm[0], "version": version.version if version else None,
+            "digest": version.digest if version else None,
+            "scale_down_at": datetime.fromtimestamp(warm[1], UTC).isoformat(timespec="seconds"),
+            "seconds_left": max(round(warm[1] - time.time()), 0)}
 
 
 def status_outcome(chosen: ReleaseSettings, state: live_state.ReleaseState,
@@ -158,11 +178,12 @@ def status_outcome(chosen: ReleaseSettings, state: live_state.ReleaseState,
                               [(h["revision"], h["version"], (h["digest"] or "-")[:19],
                                 (h["git_sha"] or "-")[:12], h["status"])
                                for h in data["history"][:10]])
-    record = state.record
+    warm = data.get("warm_colour")
     scale_down = ""
-    if record and record.scale_down:
-        scale_down = (f"old colour {record.scale_down.get('colour')} scales to 0 at epoch "
-                      f"{record.scale_down.get('at')}")
+    if warm:
+        scale_down = (f"old colour {warm['colour']} ({warm['version']}) kept warm until "
+                      f"{warm['scale_down_at']} ({warm['seconds_left']}s left); the next "
+                      "modelship command on this release after that scales it to 0")
     text = "\n\n".join(x for x in (head, tracks, pods, hist, scale_down,
                                    "\n".join(p.line() for p in problems)) if x)
     summary = (f"### modelship status: {chosen.release}\n\n{head}\n\n"

@@ -1,11 +1,12 @@
 """Executes plans: apply each state through helm (--wait, with progress lines from the live
-Deployments), read back the split the chart rendered, ask the step's analysis, and abort on
-failure. One runner for every strategy; strategies are data (plan.py).
+Deployments), read back the split the chart rendered, ask the step's analysis, and act on its
+verdict (verdicts.py: next step, put production back, or hold). One runner for every
+strategy; what differs between them is asked of strategy.py.
 
-Verdicts: passed -> next step; failed -> abort, exit 1; error -> abort, exit 3; inconclusive
--> paused (on_inconclusive: hold) or abort (on_inconclusive: abort), exit 3.
 A step whose pods never become ready fails (exit 1) with the pod problems named. A cluster that
-stops answering ends the run with exit 3; a re-run converges from whatever state it left.
+stops answering ends the run with exit 3; a re-run converges from whatever state it left. An
+`abort` run meanwhile is seen within one poll (about a second): production is put back and the
+run ends as aborted on request (exit 0).
 """
 
 from __future__ import annotations
@@ -21,24 +22,23 @@ from modelship.errors import (
     EXIT_INFRA,
     EXIT_OK,
     EXIT_REJECTED,
-    EXIT_USAGE,
     InfraError,
     ModelshipError,
     UsageError,
 )
+from modelship.release import plan as plans
 from modelship.release import state as live_state
-from modelship.release.analysis.base import (
-    Analysis,
-    Endpoint,
-    StepContext,
-    StepVerdict,
-)
+from modelship.release import strategy as strategies
+from modelship.release import verdicts
+from modelship.release.analysis.base import Analysis, Endpoint, StepContext, StepVerdict
+from modelship.release.desired import Desired
 from modelship.release.helm import ClusterUnreachable, Helm, HelmError, HelmWaitFailed
 from modelship.release.history import Record
-from modelship.release.model import Desired, Track
 from modelship.release.plan import Plan, Step
 from modelship.release.settings import ReleaseSettings
-from modelship.release.values import chart_values, fullname, replicas_split, traffic_mode
+from modelship.release.values import chart_values, fullname, traffic_mode
+
+POLL = 1.0  # seconds between looks at a running helm upgrade, analysis or abort request
 
 
 @dataclass
@@ -67,11 +67,20 @@ class RunResult:
     scale_down_at: float | None = None  # epoch when the old colour goes to 0
 
 
+class AbortRequested(Exception):
+    """`modelship abort` asked this run to stop (seen at a poll)."""
+
+    def __init__(self, by: str) -> None:
+        super().__init__(by)
+        self.by = by
+
+
 class Runner:
     def __init__(self, settings: ReleaseSettings, helm: Helm, api: Any, analysis: Analysis,
                  record: Record, extra: dict[str, Any] | None = None,
                  progress_every: float = 5.0,
-                 restore_extra: dict[str, Any] | None = None) -> None:
+                 restore_extra: dict[str, Any] | None = None,
+                 abort_requested: Callable[[], str | None] | None = None) -> None:
         self.settings = settings
         self.helm = helm
         self.api = api
@@ -82,9 +91,12 @@ class Runner:
         # values it ran with (the last deployed revision's), not this command's new ones
         self.restore_extra = restore_extra
         self.progress_every = progress_every
+        self.abort_requested = abort_requested or (lambda: None)
         self.started = time.time()
         self.seen_problems: list[live_state.PodProblem] = []
-        self.bake_seconds = _bake_seconds(analysis)
+        self.current: Desired | None = None  # the state last applied
+        self.attempted: Desired | None = None  # the state last asked for
+        self.previous: Desired | None = None  # the state the run started from
 
     # -- one apply ----------------------------------------------------------------------------
     def apply(self, desired: Desired, step: str, *, paused: bool = False,
@@ -93,31 +105,28 @@ class Runner:
                          scale_down=scale_down or {})
         values = chart_values(desired, self.extra)
         seconds = self.settings.timeout if timeout is None else timeout
-        failure: list[BaseException] = []
 
         def upgrade() -> None:
-            try:
-                self.helm.upgrade(self.settings.release, values, timeout=seconds,
-                                  description=record.describe())
-            except BaseException as e:  # handed to the waiting thread
-                failure.append(e)
+            self.helm.upgrade(self.settings.release, values, timeout=seconds,
+                              description=record.describe())
 
-        worker = threading.Thread(target=upgrade, name="helm-upgrade", daemon=True)
-        progress = console.Progress(f"{step}: helm upgrade --wait ({_describe(desired)})",
-                                    every=self.progress_every)
-        worker.start()
+        progress = console.Progress(
+            f"{step}: helm upgrade --wait ({strategies.of(desired.strategy).describe(desired)})",
+            every=self.progress_every)
         self.seen_problems = []
-        checked = 0.0
-        while worker.is_alive():
-            worker.join(timeout=1.0)
-            if worker.is_alive():
-                progress.tick(self._readiness())
-                if time.monotonic() - checked > 2:  # kept: a failed upgrade cleans its pods up
-                    checked = time.monotonic()
-                    self.seen_problems = self._problems() or self.seen_problems
-        if failure:
+        checked = [0.0]
+
+        def tick() -> None:
+            progress.tick(self._readiness())
+            if time.monotonic() - checked[0] > 2:  # kept: a failed upgrade cleans its pods up
+                checked[0] = time.monotonic()
+                self.seen_problems = self._problems() or self.seen_problems
+
+        try:
+            _in_thread(upgrade, "helm-upgrade", tick)
+        except BaseException:
             progress.done("failed")
-            raise failure[0]
+            raise
         progress.done(f"ready: {self._readiness()}")
 
     def _readiness(self) -> str:
@@ -136,44 +145,10 @@ class Runner:
                                 self.extra)
         pods = {t: {"replicas": d.replicas, "ready": d.ready, "version": d.version}
                 for t, d in found.items()}
-        split: dict[str, Any] = {"pods": pods}
-        if desired.strategy == "canary":
-            stable = found.get("stable")
-            canary = found.get("canary")
-            total = (stable.replicas if stable else 0) + (canary.replicas if canary else 0)
-            share = round(100 * (canary.replicas if canary else 0) / total) if total else 0
-            mode = traffic_mode(self.extra)
-            split["mode"] = mode
-            if mode == "replicas":
-                split["weight"] = share
-                expected = replicas_split(desired.replicas, desired.weight if desired.canary
-                                          else 0)
-                split["expected_pods"] = {"stable": expected[0], "canary": expected[1]}
-            else:
-                split["weight"] = self._route_weight(desired)
-        elif desired.strategy == "blue-green":
-            split["active"] = desired.active
-            split["weight"] = 100
-        else:
-            split["weight"] = 100
-        return split
-
-    def _route_weight(self, desired: Desired) -> int:
-        from kubernetes import client
-
-        custom: Any = client.CustomObjectsApi(self.api)
-        name = fullname(self.settings.release, self.extra)
-        try:
-            route: dict[str, Any] = custom.get_namespaced_custom_object(
-                "gateway.networking.k8s.io", "v1", self.settings.namespace, "httproutes", name)
-        except Exception:  # no route (nginx mode, or no CRD): say what was asked
-            return desired.weight if desired.canary else 0
-        weights = {ref.get("name"): ref.get("weight", 1)
-                   for rule in route.get("spec", {}).get("rules", [])
-                   for ref in rule.get("backendRefs", [])}
-        canary = weights.get(f"{name}-canary", 0)
-        total = sum(w for w in weights.values() if isinstance(w, int))
-        return round(100 * canary / total) if total else 0
+        mode = traffic_mode(self.extra)
+        route = None if mode == "replicas" else live_state.route_weight(
+            self.api, self.settings.namespace, fullname(self.settings.release, self.extra))
+        return strategies.of(desired.strategy).split(desired, pods, found, mode, route)
 
     # -- a plan -------------------------------------------------------------------------------
     def run(self, plan: Plan, previous: Desired | None, *,
@@ -181,139 +156,163 @@ class Runner:
         """Run the steps; on a failed step put production back (the plan's abort, or
         `on_failure`, e.g. a helm rollback for rolling) and report why."""
         result = RunResult("promoted")
-        current = attempted = previous
+        self.current = self.attempted = self.previous = previous
         for step in plan.steps:
-            begun = time.time()
-            before = current
-            if step.bake and self.bake_seconds <= 0:
+            if step.bake and self.analysis.bake_seconds <= 0:
                 continue
-            try:
-                for index, desired in enumerate(step.applies):
-                    last = index == len(step.applies) - 1
-                    scale_down = None
-                    if last and step.scale_down_after is not None:
-                        at = time.time() + step.scale_down_after
-                        scale_down = {"colour": desired.idle, "at": round(at, 1)}
-                        result.scale_down_at = at
-                    attempted = desired
-                    self.apply(desired, step.name, paused=last and step.pause_after,
-                               scale_down=scale_down)
-                    current = desired
-                desired_now = step.applies[-1] if step.applies else current
-                assert desired_now is not None
-                split = self.rendered_split(desired_now)
-                verdict = self._assess(step, desired_now, split, begun)
-            except ClusterUnreachable as e:
-                result.steps.append(self._result(step, "inconclusive", begun, {}, str(e)))
-                result.outcome, result.exit_code = "aborted", EXIT_INFRA
-                result.message = (f"{step.name}: {e.message}. The release is left at this "
-                                  "step; production keeps serving what is ready. Re-run the "
-                                  "command once the cluster answers to converge.")
-                result.final = current
-                return result
-            except HelmError as e:
-                problems = self._problems() or self.seen_problems
-                evidence = {"problems": [p.line() for p in problems]}
-                code = helm_failure_exit(e)
-                verdict_name = "failed" if code == EXIT_REJECTED else "inconclusive"
-                result.steps.append(self._result(step, verdict_name, begun, evidence,
-                                                 e.message))
-                result.problems = problems
-                return self._fail(result, attempted, f"{step.name}: {e.message}",
-                                  code, on_failure, before=before)
-            result.steps.append(self._result(step, verdict.verdict, begun,
-                                             {**dict(verdict.evidence), "split": split},
-                                             verdict.reason))
-            if (verdict.verdict == "inconclusive" and not step.bake
-                    and _on_inconclusive(self.analysis) == "hold"):
-                return self._hold(result, step, current, verdict.reason)
-            if verdict.verdict != "passed":
-                code = {"failed": EXIT_REJECTED, "usage": EXIT_USAGE}.get(verdict.verdict,
-                                                                          EXIT_INFRA)
-                if step.bake and attempted is not None and attempted.strategy == "blue-green":
-                    before = replace(attempted, active=attempted.idle)  # switch back
-                return self._fail(result, attempted, f"{step.name}: {verdict.reason}", code,
-                                  on_failure, before=before)
+            stopped = self._step(step, result, on_failure)
+            if stopped is not None:
+                return stopped
             if step.pause_after:
                 result.outcome = "paused"
-                result.final = current
-                return result
-        result.final = current
+                break
+        result.final = self.current
         return result
 
-    def _hold(self, result: RunResult, step: Step, current: Desired | None,
-              reason: str) -> RunResult:
+    def _step(self, step: Step, result: RunResult,
+              on_failure: Callable[[], None] | None) -> RunResult | None:
+        """One step: its applies, then its verdict. A RunResult when the run ends here."""
+        begun, before = time.time(), self.current
+        try:
+            self._check_abort()
+            for index, desired in enumerate(step.applies):
+                last = index == len(step.applies) - 1
+                scale_down = None
+                if last and step.scale_down_after is not None:
+                    at = time.time() + step.scale_down_after
+                    scale_down = {"colour": desired.idle, "at": round(at, 1)}
+                    result.scale_down_at = at
+                self.attempted = desired
+                self.apply(desired, step.name, paused=last and step.pause_after,
+                           scale_down=scale_down)
+                self.current = desired
+            now = step.applies[-1] if step.applies else self.current
+            assert now is not None
+            split = self.rendered_split(now)
+            verdict = self._assess(step, now, split, begun)
+        except AbortRequested as e:
+            return self._aborted(step, result, e.by, begun, before, on_failure)
+        except ClusterUnreachable as e:
+            result.steps.append(self._result(step, "inconclusive", begun, {}, str(e)))
+            result.outcome, result.exit_code = "aborted", EXIT_INFRA
+            result.message = (f"{step.name}: {e.message}. The release is left at this "
+                              "step; production keeps serving what is ready. Re-run the "
+                              "command once the cluster answers to converge.")
+            result.final = self.current
+            return result
+        except HelmError as e:
+            problems = self._problems() or self.seen_problems
+            code = helm_failure_exit(e)
+            result.steps.append(self._result(
+                step, "failed" if code == EXIT_REJECTED else "inconclusive", begun,
+                {"problems": [p.line() for p in problems]}, e.message))
+            result.problems = problems
+            return self._fail(result, self.attempted, f"{step.name}: {e.message}", code,
+                              on_failure, before=before)
+        return self._act(step, result, verdict, split, begun, before, on_failure)
+
+    def _act(self, step: Step, result: RunResult, verdict: StepVerdict,
+             split: dict[str, Any], begun: float, before: Desired | None,
+             on_failure: Callable[[], None] | None) -> RunResult | None:
+        result.steps.append(self._result(step, verdict.verdict, begun,
+                                         {**dict(verdict.evidence), "split": split},
+                                         verdict.reason))
+        action = verdicts.action(verdict.verdict, on_inconclusive=self.analysis.on_inconclusive,
+                                 bake=step.bake)
+        if action.then == "hold":
+            return self._hold(result, step, verdict.reason)
+        if action.then == "abort":
+            attempted = self.attempted
+            if step.bake and attempted is not None:  # the warm previous version takes over
+                before = strategies.of(attempted.strategy).switch_back(attempted) or before
+            return self._fail(result, attempted, f"{step.name}: {verdict.reason}",
+                              action.exit_code, on_failure, before=before)
+        return None
+
+    def _aborted(self, step: Step, result: RunResult, by: str, begun: float,
+                 before: Desired | None, on_failure: Callable[[], None] | None) -> RunResult:
+        """`modelship abort` asked: production back (nothing to undo when this run applied
+        nothing yet), then the run ends as aborted on request (exit 0)."""
+        result.steps.append(self._result(step, "skipped", begun, {}, f"abort by {by}"))
+        if self.attempted is self.previous:
+            console.info(f"{step.name}: abort requested by {by}; nothing applied yet")
+            result.outcome, result.final = "aborted", self.current
+        else:
+            self._fail(result, self.attempted, f"{step.name}: abort requested by {by}",
+                       EXIT_OK, on_failure, before=before)
+        if result.exit_code == EXIT_OK:
+            result.message = f"aborted on request of {by}"
+        return result
+
+    def _hold(self, result: RunResult, step: Step, reason: str) -> RunResult:
         """Inconclusive after the analysis' own max_wait: not enough evidence either way, so
         the release stays paused at this step (recorded) for a person to decide."""
         line = (f"{step.name}: analysis inconclusive ({reason}); the release is paused here: "
                 "run `modelship promote` to go on or `modelship abort` to stop")
         console.info(line)
-        if current is not None:
+        if self.current is not None:
             try:
-                self.apply(current, step.name, paused=True)
+                self.apply(self.current, step.name, paused=True)
             except ModelshipError as e:
                 line += f" (recording the pause failed: {e.message})"
-        result.outcome, result.exit_code, result.message = "paused", EXIT_INFRA, line
-        result.final = current
+        result.outcome, result.exit_code, result.message = "paused", verdicts.HOLD.exit_code, line
+        result.final = self.current
         return result
 
+    # -- analysis -----------------------------------------------------------------------------
     def _assess(self, step: Step, desired: Desired, split: dict[str, Any],
                 begun: float) -> StepVerdict:
         if not step.analyse:
             return StepVerdict("passed", "ready", {})
-        # blue-green: the new colour has live traffic only after the switch (preview 0)
-        weight = step.weight if desired.strategy == "blue-green" else split.get("weight")
-        new, current, track = self._versions(step, desired)
-        context = StepContext(
+        context = self._context(step, desired, split)
+        found: list[StepVerdict] = []
+
+        def judge() -> None:
+            ask = self.analysis.bake if step.bake else self.analysis.assess
+            try:
+                found.append(ask(context, console.info))
+            except UsageError as e:  # e.g. a PromQL query Prometheus refuses: names the key
+                found.append(StepVerdict("usage", str(e), {}))  # type: ignore[arg-type]
+            except ModelshipError as e:
+                found.append(StepVerdict("error", f"analysis failed: {e.message}", {}))
+
+        # the analysis owns its waiting; the runner looks for an abort request meanwhile
+        _in_thread(judge, "analysis", self._check_abort)
+        return found[0]
+
+    def _context(self, step: Step, desired: Desired, split: dict[str, Any]) -> StepContext:
+        strategy = strategies.of(desired.strategy)
+        weight = strategy.analysed_weight(step.weight, split.get("weight", step.weight))
+        stable, canary = strategy.endpoints(desired, fullname(self.settings.release, self.extra),
+                                            bake=step.bake)
+        return StepContext(
             release=self.settings.release, namespace=self.settings.namespace,
             environment=self.settings.environment, strategy=desired.strategy, step=step.name,
             weight=weight if isinstance(weight, int) else step.weight,
             interval_seconds=step.interval, started_at=time.time(),
-            stable=current, canary=new,
+            # a canary at 100% has no stable pods left to compare with: probes then judge
+            # the new version against the gate's baseline
+            stable=self._endpoint(*stable) if strategy.compares_with_stable(desired) else None,
+            canary=self._endpoint(*canary),
             labels={"release": self.settings.release, "namespace": self.settings.namespace,
-                    "track": track})
-        try:
-            if step.bake:
-                from modelship.release.analysis import factory
+                    "track": strategy.analysed_track(desired, bake=step.bake)})
 
-                return factory.bake(self.analysis, context, console.info)
-            return self.analysis.assess(context, console.info)
-        except UsageError as e:  # e.g. a PromQL query Prometheus refuses: names the key
-            return StepVerdict("usage", str(e), {})  # type: ignore[arg-type]
-        except ModelshipError as e:
-            return StepVerdict("error", f"analysis failed: {e.message}", {})
-
-    def _versions(self, step: Step, desired: Desired) -> tuple[Endpoint | None,
-                                                               Endpoint | None, str]:
-        """(new version, current one, the new one's `track` label). Canary at 100%: no stable
-        pods; rolling: one track; a blue-green bake: the active colour, the old one warm."""
-        if desired.strategy == "blue-green":  # the main Service, or the preview one (idle)
-            return (self._endpoint(desired, stable=step.bake),
-                    self._endpoint(desired, stable=not step.bake),
-                    desired.active if step.bake else desired.idle)
-        if desired.strategy == "rolling":
-            return self._endpoint(desired, stable=True), None, "stable"
-        current = None if desired.weight >= 100 else self._endpoint(desired, stable=True)
-        return self._endpoint(desired, stable=False), current, "canary"
-
-    def _endpoint(self, desired: Desired, *, stable: bool) -> Endpoint | None:
-        base = fullname(self.settings.release, self.extra)
-        port = _service_port(self.extra)
-        ns = self.settings.namespace
-        if desired.strategy == "blue-green":
-            track = desired.serving if stable else desired.colour(desired.idle)
-            service = base if stable else f"{base}-preview"
-        else:
-            track = desired.stable if stable else desired.canary
-            service = f"{base}-stable" if stable else f"{base}-canary"
-        if track is None:
+    def _endpoint(self, service: str, version: Any) -> Endpoint | None:
+        if version is None:
             return None
         from modelship.release import proxy
 
         # through the API server: the runner may sit outside the cluster's network
-        return Endpoint(proxy.service_url(self.api, ns, service, port), track.version,
-                        track.digest, proxy.Sessions(self.api))
+        return Endpoint(proxy.service_url(self.api, self.settings.namespace, service,
+                                          _service_port(self.extra)),
+                        version.version, version.digest, proxy.Sessions(self.api))
 
+    def _check_abort(self) -> None:
+        by = self.abort_requested()
+        if by:
+            raise AbortRequested(by)
+
+    # -- results and the way back -------------------------------------------------------------
     def _problems(self) -> list[live_state.PodProblem]:
         try:
             return live_state.pod_problems(self.api, self.settings.release,
@@ -324,36 +323,24 @@ class Runner:
     def _result(self, step: Step, verdict: str, begun: float, evidence: dict[str, Any],
                 reason: str) -> StepResult:
         now = time.time()
-        shown = "inconclusive" if verdict in ("error", "usage") else verdict  # contract's enum
-        return StepResult(step.name, step.weight, shown, now - begun, evidence, reason,
-                          now - self.started)
+        return StepResult(step.name, step.weight, verdicts.shown(verdict), now - begun,
+                          evidence, reason, now - self.started)
 
     def _fail(self, result: RunResult, attempted: Desired | None, reason: str, code: int,
               on_failure: Callable[[], None] | None, *, before: Desired | None) -> RunResult:
         """Production back on its last good version: the abort of the state last attempted
         (stable at 100%, the new version at 0), or `on_failure` (rolling: helm rollback)."""
-        from modelship.release import plan as plans
-
         result.outcome, result.exit_code, result.message = "aborted", code, reason
         for problem in result.problems:
             console.info(f"  {problem.line()}")
         console.info(f"{reason}; putting production back")
         restore = plans.abort(attempted, idle_is_new=True) if attempted is not None else None
-        if (attempted is not None and before is not None and attempted.strategy == "blue-green"
-                and attempted.active != before.active):  # a failed switch: switch back
-            restore = plans.Plan("blue-green", (Step("abort", 0, (before,)),))
+        if (attempted is not None and before is not None and strategies.of(
+                attempted.strategy).colours and attempted.active != before.active):
+            restore = plans.Plan(attempted.strategy, (Step("abort", 0, (before,)),))
         try:
             if restore is not None and not restore.empty:
-                back = restore.steps[0].applies[-1].serving
-                self.record = replace(self.record, action="abort",
-                                      version=back.version if back else None,
-                                      image=back.image if back else None,
-                                      digest=back.digest if back else None)
-                if self.restore_extra is not None:
-                    self.extra = dict(self.restore_extra)
-                for desired in restore.steps[0].applies:
-                    self.apply(desired, "abort")
-                    result.final = desired
+                self._restore(restore, result)
             elif on_failure is not None:
                 on_failure()
         except ModelshipError as e:
@@ -362,11 +349,38 @@ class Runner:
                               "Re-run `modelship abort` once the cluster answers.")
         return result
 
+    def _restore(self, restore: Plan, result: RunResult) -> None:
+        back = restore.steps[0].applies[-1].serving
+        self.record = replace(self.record, action="abort",
+                              version=back.version if back else None,
+                              image=back.image if back else None,
+                              digest=back.digest if back else None)
+        if self.restore_extra is not None:
+            self.extra = dict(self.restore_extra)
+        for desired in restore.steps[0].applies:
+            self.apply(desired, "abort")
+            result.final = desired
 
-def _bake_seconds(analysis: Analysis) -> float:
-    from modelship.release.analysis import factory
 
-    return factory.bake_seconds(analysis)
+def _in_thread(work: Callable[[], None], name: str, tick: Callable[[], None]) -> None:
+    """Run `work` in a thread, calling `tick` every POLL seconds until it ends; its exception
+    is raised here. An exception from `tick` ends the wait (the thread is left to finish)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as e:  # handed to the waiting thread
+            failure.append(e)
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(timeout=POLL)
+        if worker.is_alive():
+            tick()
+    if failure:
+        raise failure[0]
 
 
 def helm_failure_exit(error: HelmError) -> int:
@@ -375,26 +389,7 @@ def helm_failure_exit(error: HelmError) -> int:
     return EXIT_REJECTED if isinstance(error, HelmWaitFailed) else EXIT_INFRA
 
 
-def _on_inconclusive(analysis: Analysis) -> str:
-    from modelship.release.analysis import factory
-
-    return factory.on_inconclusive(analysis)
-
-
 def _service_port(extra: dict[str, Any]) -> int:
     service = extra.get("service")
     port = service.get("port") if isinstance(service, dict) else None
     return port if isinstance(port, int) else 80
-
-
-def _describe(desired: Desired) -> str:
-    def v(track: Track | None) -> str:
-        return track.version if track else "-"
-
-    if desired.strategy == "blue-green":
-        idle = "warm" if desired.idle_replicas is None else f"{desired.idle_replicas} pods"
-        return (f"blue {v(desired.blue)}, green {v(desired.green)}, active {desired.active}, "
-                f"idle {idle}")
-    if desired.strategy == "canary" and desired.canary is not None:
-        return f"stable {v(desired.stable)}, canary {v(desired.canary)} at {desired.weight}%"
-    return f"stable {v(desired.stable)}"

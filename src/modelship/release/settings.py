@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelship import serving
-from modelship.config import Config, suggest
+from modelship.config import Config, deep_merge, suggest
 from modelship.errors import UsageError
 from modelship.provenance import policy as verify_policy
 from modelship.serving import chart as serving_chart
@@ -137,16 +137,6 @@ def _validate_keys(cfg: Config, environment: str | None) -> None:
                          f"add environments.{environment} to {cfg.file}")
 
 
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def model_name(cfg: Config) -> str:
     if cfg.has("model.name"):
         return cfg.get_str("model.name")
@@ -182,6 +172,27 @@ def _positive_duration(cfg: Config, key: str, default: float) -> float:
     return seconds
 
 
+def _values(cfg: Config, environment: str | None) -> dict[str, Any]:
+    """deploy.values with environments.NAME.values on top; the engine's own keys refused."""
+    values: dict[str, Any] = cfg.get_mapping("deploy.values", {})
+    if environment and cfg.has(f"environments.{environment}.values"):
+        values = deep_merge(values, cfg.get_mapping(f"environments.{environment}.values"))
+    # the chart's probes and scrape target from the resolved serve spec (serve.protocol's
+    # preset included); the user's values on top, so what the user writes wins
+    values = deep_merge(
+        serving_chart.chart_values(serving.ServeSpec.from_config(cfg), values), values)
+    for reserved in ("strategy", "stable", "canary", "blueGreen"):
+        if reserved in values:
+            key = (f"environments.{environment}.values.{reserved}"
+                   if environment and reserved in cfg.raw(f"environments.{environment}.values",
+                                                          {})
+                   else f"deploy.values.{reserved}")
+            raise cfg.error(key, "set by the release engine; expected other chart values "
+                            "(resources, gpu, traffic, monitoring, ...)",
+                            hint="use deploy.strategy, deploy.replicas and --image instead")
+    return values
+
+
 def load(cfg: Config, environment: str | None = None, *, strategy: str | None = None,
          timeout: float | None = None) -> ReleaseSettings:
     """Settings for one environment (None: `deploy` alone). `strategy` and `timeout` are the
@@ -209,23 +220,7 @@ def load(cfg: Config, environment: str | None = None, *, strategy: str | None = 
     step_timeout = timeout if timeout is not None else _positive_duration(
         cfg, src.key("timeout"), DEFAULT_TIMEOUT)
 
-    values: dict[str, Any] = cfg.get_mapping("deploy.values", {})
-    if environment and cfg.has(f"environments.{environment}.values"):
-        values = _deep_merge(values, cfg.get_mapping(f"environments.{environment}.values"))
-    # the chart's probes and scrape target from the resolved serve spec (serve.protocol's
-    # preset included); the user's values on top, so what the user writes wins
-    values = _deep_merge(
-        serving_chart.chart_values(serving.ServeSpec.from_config(cfg), values), values)
-    for reserved in ("strategy", "stable", "canary", "blueGreen"):
-        if reserved in values:
-            key = (f"environments.{environment}.values.{reserved}"
-                   if environment and reserved in cfg.raw(f"environments.{environment}.values",
-                                                          {})
-                   else f"deploy.values.{reserved}")
-            raise cfg.error(key, "set by the release engine; expected other chart values "
-                            "(resources, gpu, traffic, monitoring, ...)",
-                            hint="use deploy.strategy, deploy.replicas and --image instead")
-
+    values = _values(cfg, environment)
     canary = CanarySettings(
         steps=_steps(cfg, src.key("canary.steps")) if src.has("canary.steps")
         else DEFAULT_STEPS,

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelship.release import history, kube
+from modelship.release import strategy as strategies
+from modelship.release.desired import Desired, Version
 from modelship.release.helm import Helm, Revision
 from modelship.release.history import Record
-from modelship.release.model import Desired, Track
 from modelship.release.values import desired_from_values, fullname, user_values
 
 TRACKS = ("stable", "canary", "blue", "green")
@@ -84,13 +85,11 @@ def read(helm: Helm, release: str, *, with_history: bool = True) -> ReleaseState
         state.desired = desired_from_values(values)
         state.extra = user_values(values)
 
-    def track_of(number: int) -> Track | None:
+    def track_of(number: int) -> Version | None:
         desired = desired_from_values(helm.values(release, number))
         if desired is None:
             return None
-        if desired.strategy == "canary" and desired.canary is not None:
-            return desired.canary
-        return desired.serving
+        return strategies.of(desired.strategy).moved_to(desired)
 
     if with_history:
         state.history = history.entries(state.revisions, track_of)
@@ -257,3 +256,22 @@ def gpu_capacity(api: Any, *, pods: int, gpus_per_pod: int, product: str | None,
         free[node.metadata.name] = max(allocatable - used.get(node.metadata.name, 0), 0)
     fits = sum(f // gpus_per_pod for f in free.values()) if gpus_per_pod > 0 else pods
     return GpuCapacity(pods, gpus_per_pod, fits, free)
+
+
+def route_weight(api: Any, namespace: str, name: str) -> int | None:
+    """The canary's share of the HTTPRoute `name` (gateway-api traffic mode), from its
+    backendRefs' weights; None when there is no route (nginx mode, or no Gateway API CRD)."""
+    from kubernetes import client
+
+    custom: Any = client.CustomObjectsApi(api)
+    try:
+        route: dict[str, Any] = custom.get_namespaced_custom_object(
+            "gateway.networking.k8s.io", "v1", namespace, "httproutes", name)
+    except Exception:  # no route: the caller says what was asked
+        return None
+    weights = {ref.get("name"): ref.get("weight", 1)
+               for rule in route.get("spec", {}).get("rules", [])
+               for ref in rule.get("backendRefs", [])}
+    canary = weights.get(f"{name}-canary", 0)
+    total = sum(w for w in weights.values() if isinstance(w, int))
+    return round(100 * canary / total) if total else 0

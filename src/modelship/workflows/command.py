@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +18,10 @@ from typing import Any, TypeVar
 
 import yaml
 
-from modelship import console, markdown
+from modelship import console, imageref, markdown
 from modelship.config import Config
 from modelship.errors import EXIT_OK, UsageError
-from modelship.image import accelerators
+from modelship.image import accelerators, gitinfo
 from modelship.outcome import Outcome
 from modelship.workflows import options as opts
 from modelship.workflows import pins, render
@@ -107,40 +106,24 @@ def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                             timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
-
-
 def _github_owner(root: Path) -> str | None:
-    url = _git(root, "remote", "get-url", "origin") or ""
+    url = gitinfo.git(root, "remote", "get-url", "origin") or ""
     match = re.search(r"github\.com[:/]([^/]+)/", url)
     return match.group(1).lower() if match else None
 
 
 def _github_repository(root: Path) -> str | None:
     """OWNER/REPO of a github.com origin remote (for the keyless signing identity)."""
-    url = _git(root, "remote", "get-url", "origin") or ""
+    url = gitinfo.git(root, "remote", "get-url", "origin") or ""
     match = re.search(r"github\.com[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$", url)
     return f"{match.group(1)}/{match.group(2)}" if match else None
 
 
 def _default_branch(root: Path) -> str:
-    head = _git(root, "symbolic-ref", "--short", "refs/remotes/origin/HEAD")
+    head = gitinfo.git(root, "symbolic-ref", "--short", "refs/remotes/origin/HEAD")
     if head and "/" in head:
         return opts.branch(head.split("/", 1)[1])
     return "main"
-
-
-def _split_repository(repository: str) -> tuple[str | None, str]:
-    head, sep, rest = repository.partition("/")
-    if sep and ("." in head or ":" in head or head == "localhost"):
-        return head, rest
-    return None, repository
 
 
 def _needs_gpu(root: Path, image_section: dict[str, Any]) -> bool:
@@ -163,7 +146,8 @@ def gather(args: argparse.Namespace, root: Path) -> tuple[opts.Options, list[str
     image_section = _section(existing, "image")
     model = opts.model_name(str(_section(existing, "model").get("name") or root.resolve().name))
 
-    known_registry, known_image = _split_repository(str(image_section.get("repository") or ""))
+    known_registry, known_image = imageref.split_registry(
+        str(image_section.get("repository") or ""))
     if args.registry is not None:
         registry = opts.registry(args.registry)
     else:

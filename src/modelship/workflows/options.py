@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from modelship import imageref
 from modelship.errors import UsageError
-from modelship.image import tags
 from modelship.workflows.pins import ActionRef
 
 STRATEGIES = ("canary", "blue-green", "rolling")
@@ -65,12 +65,12 @@ def registry(value: str) -> str:
 def image(value: str, registry_host: str) -> str:
     value = value.strip().strip("/")
     # the CI twin (…-ci, for branch images) must be a valid repository too
-    if not value or ":" in value or "@" in value or not tags.valid_repository(
+    if not value or ":" in value or "@" in value or not imageref.valid_repository(
             f"{registry_host}/{value}{CI_SUFFIX}"):
-        hint = tags.suggest_repository(value) if value else None
+        hint = imageref.suggest_repository(value) if value else None
         msg = (f"--image: '{value}' is not an image name; expected lowercase path components "
                "joined by '/' (e.g. team/sentiment), no tag or digest, at most "
-               f"{tags.REPOSITORY_MAX - len(CI_SUFFIX)} characters with the registry")
+               f"{imageref.REPOSITORY_MAX - len(CI_SUFFIX)} characters with the registry")
         raise UsageError(msg, hint=f"did you mean '{hint}'?" if hint and hint != value else None)
     return value
 
@@ -106,7 +106,7 @@ def branch(value: str) -> str:
 
 
 def model_name(value: str) -> str:
-    name = tags.repository_component(value)
+    name = imageref.repository_component(value)
     if not name:
         msg = f"model name '{value}' has no letters or digits to name a release with"
         raise UsageError(msg)

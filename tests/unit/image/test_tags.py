@@ -7,17 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from modelship.image.gitinfo import GitInfo
-from modelship.image.tags import (
-    clean_url,
-    labels,
-    repository_component,
-    sanitize,
-    suggest_repository,
-    tags,
-    valid_repository,
-    valid_tag,
-    version,
-)
+from modelship.image.tags import clean_url, labels, sanitize, tags, valid_tag, version
+from modelship.imageref import repository_component, suggest_repository, valid_repository
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

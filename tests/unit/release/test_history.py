@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from modelship.release import history
+from modelship.release.desired import Version
 from modelship.release.helm import Revision
-from modelship.release.model import Track
 
 D = {v: "sha256:" + c * 64 for v, c in (("1.0.0", "1"), ("2.0.0", "2"), ("3.0.0", "3"))}
 
@@ -30,8 +30,8 @@ HISTORY = [
 ]
 
 
-def values_track(number: int) -> Track | None:
-    return Track(f"r/m@{D['3.0.0']}", "3.0.0") if number == 3 else None
+def values_track(number: int) -> Version | None:
+    return Version(f"r/m@{D['3.0.0']}", "3.0.0") if number == 3 else None
 
 
 def entries() -> list[history.Entry]:

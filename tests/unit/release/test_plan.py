@@ -8,12 +8,12 @@ import pytest
 
 from modelship.errors import UsageError
 from modelship.release import plan
-from modelship.release.model import Desired, Track
+from modelship.release.desired import Desired, Version
 from modelship.release.settings import BlueGreenSettings, CanarySettings, ReleaseSettings
 
-V1 = Track("r/m@sha256:" + "1" * 64, "1.0.0")
-V2 = Track("r/m@sha256:" + "2" * 64, "2.0.0")
-V3 = Track("r/m@sha256:" + "3" * 64, "3.0.0")
+V1 = Version("r/m@sha256:" + "1" * 64, "1.0.0")
+V2 = Version("r/m@sha256:" + "2" * 64, "2.0.0")
+V3 = Version("r/m@sha256:" + "3" * 64, "3.0.0")
 S = ReleaseSettings(model="m", release="m", namespace="ns", environment=None,
                     kube_context=None, strategy="canary", replicas=4, timeout=60,
                     canary=CanarySettings((10, 25, 50, 100), 1.0),
@@ -35,7 +35,7 @@ def summary(p: plan.Plan) -> list[tuple[str, int, bool, bool, list[tuple[object,
     return out
 
 
-def _v(track: Track | None) -> str | None:
+def _v(track: Version | None) -> str | None:
     return track.version if track else None
 
 
@@ -118,7 +118,7 @@ def test_deploy(strategy: str, current: Desired | None, pause_at: int | None,
     ],
 )
 def test_a_strategy_switch_moves_production_first_then_judges_the_new_version(
-        strategy: str, current: Desired, new: Track, expected: list[object]) -> None:
+        strategy: str, current: Desired, new: Version, expected: list[object]) -> None:
     """Into or out of blue-green: never straight to 100% with the new version."""
     got = plan.deploy(replace(S, strategy=strategy), current, new)
     assert summary(got) == expected

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from modelship.release import report
-from modelship.release.model import Track
+from modelship.release.desired import Version
 from modelship.release.runner import RunResult, StepResult
 from modelship.release.settings import ReleaseSettings
 from modelship.release.state import PodProblem
 
 S = ReleaseSettings(model="m", release="m", namespace="ns", environment="prod",
                     kube_context=None, strategy="canary", replicas=4, timeout=60)
-NEW = Track("r/m@sha256:" + "2" * 64, "2.0.0")
-OLD = Track("r/m@sha256:" + "1" * 64, "1.0.0")
+NEW = Version("r/m@sha256:" + "2" * 64, "2.0.0")
+OLD = Version("r/m@sha256:" + "1" * 64, "1.0.0")
 
 
 def test_failed_canary_summary_has_steps_chart_and_problems() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelship.release.model import Desired, Track
+from modelship.release.desired import Desired, Version
 from modelship.release.values import (
     chart_values,
     desired_from_values,
@@ -13,8 +13,8 @@ from modelship.release.values import (
     user_values,
 )
 
-V1 = Track("reg:5000/m@sha256:" + "1" * 64, "1.0.0")
-V2 = Track("reg:5000/m@sha256:" + "2" * 64, "2.0.0")
+V1 = Version("reg:5000/m@sha256:" + "1" * 64, "1.0.0")
+V2 = Version("reg:5000/m@sha256:" + "2" * 64, "2.0.0")
 
 
 @pytest.mark.parametrize(

@@ -323,3 +323,22 @@ def test_release_asks_modelship_for_the_version_and_the_decision_and_runs_one_at
     # the scripts left look the image up in the registry and hand the gate report to the build
     assert [s.get("id") or s.get("name") for _, s in steps(wf) if "run" in s] == [
         "image", "Take the gate report from the gate job"]
+
+
+@pytest.mark.parametrize("cluster_auth", ["kubeconfig", "eks"])
+def test_blue_green_sweeps_a_due_warm_colour_on_a_schedule(cluster_auth: str):
+    """Blue-green keeps the old colour warm with no job waiting: a scheduled `status` per
+    environment scales it down once due (the rollback job never runs on the schedule)."""
+    wf = load(workflows(make(strategy="blue-green", cluster_auth=cluster_auth))[
+        "modelship-rollback.yml"])
+    assert wf["on"]["schedule"] == [{"cron": "*/15 * * * *"}]
+    sweep = wf["jobs"]["scale-down"]
+    assert sweep["if"] == "github.event_name == 'schedule'"
+    assert "environment" not in sweep  # no approval for a read and a due scale-down
+    assert sweep["strategy"]["matrix"]["environment"] == ["staging", "production"]
+    step = next(s for s in sweep["steps"] if s.get("with", {}).get("command") == "status")
+    assert step["with"]["environment"] == "${{ matrix.environment }}"
+    assert wf["jobs"]["rollback"]["if"] == "github.event_name != 'schedule'"
+    canary = load(workflows(make(strategy="canary"))["modelship-rollback.yml"])
+    assert "schedule" not in canary["on"]
+    assert "scale-down" not in canary["jobs"]

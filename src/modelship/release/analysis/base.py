@@ -63,7 +63,19 @@ class StepVerdict:
 
 
 class Analysis(Protocol):
+    """What the runner asks of an analysis: a step's verdict; after 100%, the bake (keep
+    judging production while the previous version can still take over) and how long it
+    lasts; and what an inconclusive step does (`hold`: paused for a person, `abort`)."""
+
     def assess(self, step: StepContext, progress: Progress) -> StepVerdict: ...
+
+    def bake(self, step: StepContext, progress: Progress) -> StepVerdict: ...
+
+    @property
+    def bake_seconds(self) -> float: ...
+
+    @property
+    def on_inconclusive(self) -> str: ...
 
 
 class ReadinessOnly:
@@ -79,3 +91,14 @@ class ReadinessOnly:
             self._sleep(remaining)
         return StepVerdict("passed", "no analysis configured: ready for one interval",
                            {"interval_seconds": step.interval_seconds})
+
+    def bake(self, step: StepContext, progress: Progress) -> StepVerdict:
+        return StepVerdict("passed", "no bake configured", {"bake_seconds": 0})
+
+    @property
+    def bake_seconds(self) -> float:
+        return 0.0
+
+    @property
+    def on_inconclusive(self) -> str:
+        return "hold"

@@ -4,7 +4,7 @@ judge, and hand the runner a verdict with its evidence.
 One `CanaryAnalysis` follows one command's part of a release: its judge's e-processes run
 across every step and the bake, which is what lets `alpha` bound false aborts over the release.
 A release that pauses and resumes gets one judge per segment with a share of `alpha` each
-(release/commands.py analysis_for). Counts in the evidence are per step; the e-values are the
+(release/deploy.py analysis_for). Counts in the evidence are per step; the e-values are the
 segment's so far.
 """
 
@@ -29,6 +29,7 @@ from modelship.release.analysis.decide import (
 from modelship.release.analysis.judge import Judge
 from modelship.release.analysis.prometheus import Labels, PrometheusUnavailable
 from modelship.release.analysis.settings import AnalysisSettings
+from modelship.release.desired import COLOURS
 
 STABLE, CANARY = "stable", "canary"
 
@@ -51,9 +52,6 @@ class Prober(Protocol):
 def poll_seconds(interval: float) -> float:
     """How often to look: a few looks per interval, at most every 15 s, at least every 1 s."""
     return max(1.0, min(15.0, interval / 4))
-
-
-COLOURS = ("blue", "green")
 
 
 def tracks(step: StepContext) -> tuple[str, str]:
@@ -83,6 +81,10 @@ class CanaryAnalysis:
     @property
     def bake_seconds(self) -> float:
         return self.settings.bake
+
+    @property
+    def on_inconclusive(self) -> str:
+        return self.settings.on_inconclusive
 
     def assess(self, step: StepContext, progress: Progress) -> StepVerdict:
         if self.warmup is not None:

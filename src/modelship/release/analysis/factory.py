@@ -90,16 +90,14 @@ def bake(analysis: Analysis, step: StepContext, progress: Progress) -> StepVerdi
     """After 100%: keep judging production for `deploy.analysis.bake` (passed at once when
     there is no bake or no analysis). The runner keeps the previous version warm meanwhile and
     rolls back on anything but passed."""
-    if isinstance(analysis, CanaryAnalysis):
-        return analysis.bake(step, progress)
-    return StepVerdict("passed", "no bake configured", {"bake_seconds": 0})
+    return analysis.bake(step, progress)
 
 
 def bake_seconds(analysis: Analysis) -> float:
-    return analysis.bake_seconds if isinstance(analysis, CanaryAnalysis) else 0.0
+    return analysis.bake_seconds
 
 
 def on_inconclusive(analysis: Analysis) -> str:
     """What an inconclusive step does to the release: `hold` (paused for a person) or `abort`
     (production put back). `promote` never reaches the runner: the analysis passes the step."""
-    return analysis.settings.on_inconclusive if isinstance(analysis, CanaryAnalysis) else "hold"
+    return analysis.on_inconclusive

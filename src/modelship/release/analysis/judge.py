@@ -121,12 +121,6 @@ class EProcess:
     def value(self) -> float:
         return math.exp(min(self.log_value, 700.0))
 
-    @property
-    def best_ratio(self) -> float:
-        """The alternative the data favour most so far (for the report)."""
-        k = max(range(len(self.ratios)), key=self.log_products.__getitem__)
-        return self.ratios[k]
-
 
 @dataclass(frozen=True)
 class CheckResult:

@@ -24,7 +24,7 @@ from modelship import console, serving
 from modelship.errors import ConfigError
 from modelship.release import proxy
 from modelship.release.analysis.base import Analysis, Endpoint
-from modelship.release.model import Desired
+from modelship.release.desired import Desired
 from modelship.release.values import fullname
 
 ROWS = 3  # a few rows: enough to see the answers' shape, cheap on a serving version

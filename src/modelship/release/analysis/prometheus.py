@@ -41,7 +41,7 @@ from typing import Any
 import requests
 
 from modelship import ghactions
-from modelship.errors import ConfigError, InfraError
+from modelship.errors import ConfigError, InfraError, first_line
 from modelship.release.analysis.counts import Counts
 from modelship.release.analysis.settings import URL_ENV, PrometheusSettings
 from modelship.serving import mask_url, shown_url
@@ -162,7 +162,7 @@ class Client:
                                             hint="set deploy.analysis.prometheus.ca_file") \
                     from None
             except requests.exceptions.RequestException as e:
-                problem = f"{type(e).__name__}: {_first_line(e)}"
+                problem = f"{type(e).__name__}: {first_line(e)}"
                 continue
             if response.status_code in (401, 403):
                 raise PrometheusUnavailable(
@@ -293,7 +293,3 @@ def _error_text(response: requests.Response) -> str:
         pass
     return response.text[:200].strip() or response.reason or ""
 
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else ""

@@ -6,17 +6,17 @@ import argparse
 
 from modelship.config import Config
 from modelship.outcome import Outcome
+from modelship.release.cli import add_common
 
 HELP = "stop a release: production back to 100%, the new version scaled to 0"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from modelship.release import commands
-
-    commands.add_common(parser)
+    add_common(parser)
 
 
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
-    from modelship.release import commands
+    from modelship.release import abort
 
-    return commands.abort(args, cfg)
+    return abort.run(abort.AbortArgs(environment=args.environment,
+                                     lock_timeout=args.lock_timeout), cfg)

@@ -6,14 +6,13 @@ import argparse
 
 from modelship.config import Config
 from modelship.outcome import Outcome
+from modelship.release.cli import add_common
 
 HELP = "put a previous version back at 100% (a selector switch when its colour is warm)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from modelship.release import commands
-
-    commands.add_common(parser)
+    add_common(parser)
     parser.add_argument("--to", metavar="X",
                         help="a version (1.2.3 or v1.2.3), a tag naming one (rollback-v1.2.3), "
                              "a Helm revision number or a digest (default in Actions: the "
@@ -25,14 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     from modelship.errors import UsageError
-    from modelship.release import commands
+    from modelship.release import rollback
 
-    if not args.to:  # a workflow on a `rollback-v1.2.3` tag push names the version itself
+    to = args.to
+    if not to:  # a workflow on a `rollback-v1.2.3` tag push names the version itself
         from modelship import ghactions
 
         tag = ghactions.tag_from_ref() or ""
-        args.to = tag if tag.startswith("rollback-") else None
-    if not args.to or not args.to.strip():
+        to = tag if tag.startswith("rollback-") else None
+    if not to or not to.strip():
         raise UsageError("modelship rollback: --to X is required: a version (1.2.3 or v1.2.3), "
                          "a tag naming one (rollback-v1.2.3), a Helm revision or a digest")
-    return commands.rollback(args, cfg)
+    return rollback.run(rollback.RollbackArgs(to=to, environment=args.environment,
+                                              lock_timeout=args.lock_timeout,
+                                              allow_unverified=args.allow_unverified), cfg)

@@ -6,17 +6,16 @@ import argparse
 
 from modelship.config import Config
 from modelship.outcome import Outcome
+from modelship.release.cli import add_common
 
 HELP = "show the release: versions, weights, colours, pods and history"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from modelship.release import commands
-
-    commands.add_common(parser, changes=False)
+    add_common(parser, changes=False)
 
 
 def run(args: argparse.Namespace, cfg: Config) -> Outcome:
-    from modelship.release import commands
+    from modelship.release import status
 
-    return commands.status(args, cfg)
+    return status.run(status.StatusArgs(environment=args.environment), cfg)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 
 import requests
 
 from modelship import console, credentials
 from modelship.errors import InfraError, UsageError
+from modelship.imageref import DIGEST as _DIGEST
+from modelship.imageref import Reference, parse
 
 _ACCEPT = ", ".join((
     "application/vnd.oci.image.index.v1+json",
@@ -21,45 +22,8 @@ _ACCEPT = ", ".join((
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ))
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 RETRIES = 3
-
-
-@dataclass(frozen=True)
-class Reference:
-    registry: str  # host[:port]
-    path: str  # repository path inside the registry
-    tag: str | None
-    digest: str | None
-
-    @property
-    def repository(self) -> str:
-        return f"{self.registry}/{self.path}" if self.registry != "docker.io" else self.path
-
-    def pinned(self, digest: str) -> str:
-        return f"{self.repository}@{digest}"
-
-
-def parse(ref: str) -> Reference:
-    """`[host[:port]/]path[:tag][@sha256:...]`; no host means Docker Hub."""
-    text = ref.strip()
-    name, _, digest = text.partition("@")
-    if digest and not _DIGEST.match(digest):
-        raise UsageError(f"--image {ref}: '{digest}' is not a sha256 digest "
-                         "(sha256: and 64 hex digits)")
-    tag = None
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = name[: name.rfind(":")], last.split(":", 1)[1]
-    if not name or name != name.lower() or " " in name:
-        raise UsageError(f"--image {ref}: expected an image reference such as "
-                         "registry.example.com/team/model:1.2.3 or repo@sha256:<digest>")
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return Reference(first, rest, tag, digest or None)
-    path = name if "/" in name else f"library/{name}"
-    return Reference("docker.io", path, tag, digest or None)
 
 
 def _base_url(registry: str) -> str:
