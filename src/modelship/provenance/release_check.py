@@ -11,13 +11,13 @@ import argparse
 from dataclasses import replace
 from typing import Any
 
-from modelship import console, ghactions
+from modelship import console, ghactions, imageref
 from modelship.config import Config
 from modelship.errors import ModelshipError, Rejected
 from modelship.provenance import policy as policies
 from modelship.provenance import statements
 from modelship.provenance.verify import Evidence, verify
-from modelship.release import image_version, registry
+from modelship.release import image_version
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +46,7 @@ def check(cfg: Config, environment: str | None, image: str, *, requested: str | 
     user gave (a tag in it must be one the signature was made for)."""
     policy = policies.load(cfg, environment)
     digest = image.rsplit("@", 1)[-1]
-    tag = registry.parse(requested).tag if requested else None
+    tag = imageref.parse(requested).tag if requested else None
     if not policy.enabled:
         evidence = Evidence(image=image, digest=digest, signer="deploy.verify not set")
     else:

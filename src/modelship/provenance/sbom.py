@@ -10,9 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from modelship import console, credentials
+from modelship import console, credentials, imageref
 from modelship.errors import InfraError, UsageError
-from modelship.release import registry
 
 BINARY_VARIABLE = "MODELSHIP_SYFT"  # path of the syft binary, when not on PATH
 TIMEOUT = 900.0
@@ -35,7 +34,7 @@ def binary() -> str:
 def _env(image: str) -> dict[str, str]:
     """syft's registry settings: modelship's credentials for the image's registry, plain
     HTTP for a localhost one (as the docker engine does), no update check."""
-    parsed = registry.parse(image)
+    parsed = imageref.parse(image)
     user, password = credentials.registry()
     env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
     if user and password:

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelship import console
+from modelship import console, imageref
 from modelship.errors import InfraError, UsageError
 from modelship.provenance import cosign, sbom, statements
-from modelship.release import registry
 
 SBOM_PREDICATE = "spdxjson"  # cosign's name for https://spdx.dev/Document
 KEY_VARIABLE = "COSIGN_PRIVATE_KEY"
@@ -143,7 +142,7 @@ def _attest_sbom(who: Signer, image: str, host: str) -> int:
 def sign_and_attest(who: Signer, image: str, *, tags: list[str], version: str,
                     gate: statements.GateReport | None) -> dict[str, Any]:
     """Attest the gate report (when given) and sign `image` (repo@sha256:...)."""
-    host = registry.parse(image).registry
+    host = imageref.parse(image).registry
     started = time.monotonic()
     attestations = []
     if gate is not None:

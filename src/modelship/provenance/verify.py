@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelship import imageref
 from modelship.errors import InfraError
 from modelship.provenance import cosign, statements
 from modelship.provenance.policy import Policy
-from modelship.release import registry
 
 # what cosign v2 prints when it found nothing to check (as opposed to finding it invalid)
 _NOTHING = ("no signatures found", "no matching attestations",
@@ -67,7 +67,7 @@ class Evidence:
 
 
 def _registry_host(image: str) -> str:
-    return registry.parse(image).registry
+    return imageref.parse(image).registry
 
 
 def _key_args(policy: Policy) -> list[str]:

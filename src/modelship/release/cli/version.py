@@ -82,9 +82,9 @@ def _ref(git: GitInfo) -> str:
 def _running(args: argparse.Namespace, cfg: Config) -> versions.Running | None:
     """What the environment serves and the commit its deploy recorded; None when no release
     of the model is there yet."""
-    from modelship.release import commands
+    from modelship.release import session
 
-    state = commands.session(args, cfg).state()
+    state = session.open_session(cfg, args.environment, lock_timeout=0).state()
     serving = state.desired.serving if state.desired is not None else None
     if serving is None:
         return None
