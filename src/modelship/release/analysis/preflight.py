@@ -72,8 +72,9 @@ def serving_endpoint(api: Any, namespace: str, release: str, desired: Desired | 
     track = desired.serving if desired is not None else None
     if desired is None or track is None:
         return None
-    base = fullname(release, values)
-    service = base if desired.strategy == "blue-green" else f"{base}-stable"
+    from modelship.release import strategy
+
+    (service, _), _ = strategy.of(desired.strategy).endpoints(desired, fullname(release, values))
     chart_service = values.get("service")
     port = chart_service.get("port") if isinstance(chart_service, Mapping) else None
     url = proxy.service_url(api, namespace, service, port if isinstance(port, int) else 80)
