@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -213,21 +214,13 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     thresholds.update(judge.thresholds_from_flags(args.threshold))
     baseline = _baseline(args, cfg)
     tolerances = (baseline.tolerances if baseline else None) or []
-    named = [*thresholds, *(t.metric for t in tolerances)]
-    task = _task(args, cfg, named)
-    tokenize = _tokenize(args, cfg)
-    resamples = _resamples(args, cfg)
-    workers = _workers(args, cfg)
-
+    task = _task(args, cfg, [*thresholds, *(t.metric for t in tolerances)])
+    # usage errors first, before any request or row is read
+    how = _How(_tokenize(args, cfg), _resamples(args, cfg), _workers(args, cfg))
     wanted = [(name, t.source) for name, t in thresholds.items()]
     wanted += [(t.metric, f"{cfg.file}: gate.baseline.tolerance.{t.metric}")
                for t in tolerances]
-    if task is not None:  # a metric of the other task fails now, before any work
-        other = set(m.ALL) - set(m.TASKS[task]) - set(m.LATENCY) - set(m.ONLINE)
-        for name, where in wanted:
-            if name in other and (args.endpoint or not _precomputed_path(args, cfg)):
-                raise UsageError(f"{where}: " + judge.availability_error(
-                    name, task, {}, precomputed=False, online=bool(args.endpoint)))
+    _refuse_other_task(args, cfg, task, wanted)
 
     run_online = None
     if args.endpoint:
@@ -235,29 +228,89 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         path = run_online.results
     else:
         path = _results_path(args, cfg)
-
     source = readers.open_results(path, set(m.ALL))
+    found = _measure(source, path, task, how, run_online)
+    for name, where in wanted:
+        if name not in found.applicable:
+            raise UsageError(f"{where}: " + judge.availability_error(
+                name, found.task, found.values,
+                precomputed=isinstance(source, readers.Precomputed),
+                online=run_online is not None))
+    judge.require_shared_metrics(found.values, baseline)
+    checks = judge.judge(found.values, thresholds, baseline, found.intervals)
+    passed = all(c.passed for c in checks)
+    failed_line = None
+    if run_online is not None and run_online.all_failed:  # nothing was judged: never a pass
+        failed_line = online.failure_line(run_online)
+        passed = False
+
+    result = report.build(
+        passed=passed, n=found.n, metrics=found.values, checks=[c.as_dict() for c in checks],
+        task=found.task, results=str(path), intervals=found.intervals,
+        baseline=({"report": str(baseline.path), "metrics": baseline.metrics}
+                  if baseline else None),
+        **found.extra)
+    if cfg.has("model.name"):
+        result["model"] = cfg.get_str("model.name")
+    if run_online is not None:
+        result["online"] = _online_result(args, run_online, failed_line)
+    return Outcome(result, EXIT_OK if passed else EXIT_REJECTED, text=report.text(result),
+                   summary=report.summary(result), outputs=_outputs(args, result, passed),
+                   annotations=report.failed_checks(result))
+
+
+def _refuse_other_task(args: argparse.Namespace, cfg: Config, task: str | None,
+                       wanted: list[tuple[str, str]]) -> None:
+    """A metric of the other task fails now, before any work."""
+    if task is None:
+        return
+    other = set(m.ALL) - set(m.TASKS[task]) - set(m.LATENCY) - set(m.ONLINE)
+    for name, where in wanted:
+        if name in other and (args.endpoint or not _precomputed_path(args, cfg)):
+            raise UsageError(f"{where}: " + judge.availability_error(
+                name, task, {}, precomputed=False, online=bool(args.endpoint)))
+
+
+@dataclass(frozen=True)
+class _How:
+    tokenize: str
+    resamples: int
+    workers: int | None
+
+
+@dataclass
+class _Measured:
+    task: str
+    values: dict[str, float]
+    n: int | None
+    applicable: set[str]
+    intervals: dict[str, Any]
+    extra: dict[str, Any]
+
+
+def _measure(source: Any, path: Path, task: str | None, how: _How,
+             run_online: online.OnlineRun | None) -> _Measured:
+    """The metrics of a results file (precomputed, or computed from its rows) and which
+    metrics it can speak for."""
     extra: dict[str, Any] = {}
     if isinstance(source, readers.Precomputed):
         values = dict(source.metrics)
-        n = source.n
-        applicable = set(values)
         if task is None:
             task = "generation" if any(k in m.GENERATION for k in values) else "classification"
         if source.ignored:
             console.info(f"{path}: ignoring entries that are not gate metrics: "
                          f"{', '.join(source.ignored)}")
-        found_intervals: dict[str, Any] = {}
+        found = _Measured(task, values, source.n, set(values), {}, extra)
     else:
         task = task or "classification"
         if task == "generation":
             source.validate()
         progress = console.Progress(f"reading {path}")
-        evaluation = m.evaluate(source.batches(), task, tokenize=tokenize, workers=workers,
-                                progress=progress, size_hint=source.size)
+        evaluation = m.evaluate(source.batches(), task, tokenize=how.tokenize,
+                                workers=how.workers, progress=progress,
+                                size_hint=source.size)
         progress.done(f"{evaluation.rows:,} rows")
         values = evaluation.metrics
-        n = evaluation.rows
         applicable = set(m.TASKS[task])
         if source.has_latency or run_online is not None:
             applicable |= set(m.LATENCY)
@@ -268,48 +321,32 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         if run_online is not None:
             applicable.add("throughput_rps")
             values["throughput_rps"] = run_online.throughput_rps
-        found_intervals = intervals_.compute(evaluation, resamples)
+        found = _Measured(task, values, evaluation.rows, applicable,
+                          intervals_.compute(evaluation, how.resamples), extra)
     if task == "generation":
-        extra["tokenize"] = tokenize
+        extra["tokenize"] = how.tokenize
+    return found
 
-    for name, where in wanted:
-        if name not in applicable:
-            raise UsageError(f"{where}: " + judge.availability_error(
-                name, task, values, precomputed=isinstance(source, readers.Precomputed),
-                online=run_online is not None))
-    judge.require_shared_metrics(values, baseline)
-    checks = judge.judge(values, thresholds, baseline, found_intervals)
-    passed = all(c.passed for c in checks)
-    failed_line = None
-    if run_online is not None and run_online.all_failed:  # nothing was judged: never a pass
-        failed_line = online.failure_line(run_online)
-        passed = False
 
-    result = report.build(
-        passed=passed, n=n, metrics=values, checks=[c.as_dict() for c in checks], task=task,
-        results=str(path),
-        intervals=found_intervals,
-        baseline=({"report": str(baseline.path), "metrics": baseline.metrics}
-                  if baseline else None),
-        **extra)
-    if cfg.has("model.name"):
-        result["model"] = cfg.get_str("model.name")
-    if run_online is not None:
-        result["online"] = {"endpoint": serving.shown_url(args.endpoint), "url": run_online.url,
-                            "rows": run_online.rows, "errors": run_online.errors,
-                            "seconds": run_online.seconds,
-                            "errors_by_cause": run_online.failures.as_list()}
-        if failed_line:
-            result["online"]["failure"] = failed_line
+def _online_result(args: argparse.Namespace, run_online: online.OnlineRun,
+                   failed_line: str | None) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "endpoint": serving.shown_url(args.endpoint), "url": run_online.url,
+        "rows": run_online.rows, "errors": run_online.errors, "seconds": run_online.seconds,
+        "errors_by_cause": run_online.failures.as_list()}
+    if failed_line:
+        result["failure"] = failed_line
+    return result
+
+
+def _outputs(args: argparse.Namespace, result: dict[str, Any], passed: bool) -> dict[str, str]:
+    """The step outputs; the report is written where --report-json (or the runner) says."""
+    outputs = {"passed": str(passed).lower()}
     report_path = _report_path(args)
     if report_path is not None:
         report.write(result, report_path)
-    outputs = {"passed": str(passed).lower()}
-    if report_path is not None:
         outputs["report"] = str(report_path)
     stable = _workspace_report(result)
     if stable is not None:
         outputs["report-file"] = stable
-    return Outcome(result, EXIT_OK if passed else EXIT_REJECTED, text=report.text(result),
-                   summary=report.summary(result), outputs=outputs,
-                   annotations=report.failed_checks(result))
+    return outputs
