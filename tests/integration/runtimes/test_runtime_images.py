@@ -70,10 +70,10 @@ def test_mlserver_image_runs_the_runtimes_own_command_with_weights_apart(
         assert cli.main(["build", "--config", str(mlserver_image["project"] / "modelship.yaml"),
                          "--print-dockerfile"]) == 0
     dockerfile = out.getvalue()
-    weights = dockerfile.split("# 2. model weights\n", 1)[1].split("\n\n", 1)[0]
+    weights = dockerfile.split(". model weights\n", 1)[1].split("\n\n", 1)[0]
     assert weights == 'COPY ["model.joblib", "/app/"]'
     assert dockerfile.index("pip install") < dockerfile.index(weights) < dockerfile.index(
-        "# 3. code")
+        ". code\n")
 
 
 @pytest.fixture(scope="session")
