@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 INITIAL_CAPACITY = 1 << 16
+PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99}
 
 
 class FloatColumn:
@@ -42,3 +43,14 @@ class FloatColumn:
         self._values = np.empty(INITIAL_CAPACITY, dtype=np.float64)
         self._used = 0
         return values
+
+
+def latency_values(latencies: np.ndarray) -> dict[str, float]:
+    """Mean and percentiles. Reorders `latencies` in place: numpy's percentile partitions its
+    input, and a copy of the gate's largest array would double its memory. The mean comes
+    first, over the rows in file order (its pairwise sum depends on the order); a percentile
+    does not depend on it."""
+    out = {"latency_mean_ms": float(np.mean(latencies))}
+    for name, q in PERCENTILES.items():
+        out[name] = float(np.percentile(latencies, q, overwrite_input=True))
+    return out

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from modelship.gate import metrics as m
+from modelship.gate.column import PERCENTILES
 
 SEED = 20240601
 LEVEL = 0.95
@@ -102,7 +103,7 @@ def latency(values: np.ndarray, resamples: int,
             b = min(batch, resamples - done)
             draws = values[rng.integers(0, n, size=(b, n))]
             samples["latency_mean_ms"].append(draws.mean(axis=1))
-            for name, q in m.PERCENTILES.items():
+            for name, q in PERCENTILES.items():
                 samples[name].append(np.percentile(draws, q, axis=1))
             done += b
         return {name: _interval(np.concatenate(v), "bootstrap", resamples)
@@ -113,7 +114,7 @@ def latency(values: np.ndarray, resamples: int,
     out["latency_mean_ms"] = {"low": mean - Z * error, "high": mean + Z * error,
                               "method": "normal", "resamples": 0}
     bounds: dict[str, tuple[int, int]] = {}
-    for name, q in m.PERCENTILES.items():
+    for name, q in PERCENTILES.items():
         p = q / 100
         spread = Z * np.sqrt(n * p * (1 - p))
         lo = int(np.clip(np.floor(n * p - spread) - 1, 0, n - 1))

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from modelship.gate.column import FloatColumn
+from modelship.gate.column import FloatColumn, latency_values
 from modelship.gate.readers import Batch
 
 CLASSIFICATION = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_micro",
@@ -40,7 +40,6 @@ ONLINE = ("error_rate", "throughput_rps")
 TASKS = {"classification": CLASSIFICATION, "generation": GENERATION}
 ALL = (*CLASSIFICATION, *GENERATION, *LATENCY, *ONLINE)
 LOWER_IS_BETTER = frozenset((*LATENCY, "error_rate"))
-PERCENTILES = {"latency_p50_ms": 50, "latency_p95_ms": 95, "latency_p99_ms": 99}
 # sacrebleu tokenizers that work offline with sacrebleu's own dependencies (spm and flores
 # download a model, which the gate never does)
 TOKENIZERS = ("13a", "intl", "zh", "char", "none", "ja-mecab", "ko-mecab")
@@ -323,18 +322,6 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-# -- latency -------------------------------------------------------------------------------
-def latency_values(latencies: np.ndarray) -> dict[str, float]:
-    """Mean and percentiles. Reorders `latencies` in place: numpy's percentile partitions its
-    input, and a copy of the gate's largest array would double its memory. The mean comes
-    first, over the rows in file order (its pairwise sum depends on the order); a percentile
-    does not depend on it."""
-    out = {"latency_mean_ms": float(np.mean(latencies))}
-    for name, q in PERCENTILES.items():
-        out[name] = float(np.percentile(latencies, q, overwrite_input=True))
-    return out
 
 
 # -- everything ----------------------------------------------------------------------------

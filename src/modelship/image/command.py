@@ -13,7 +13,17 @@ from typing import Any
 from modelship import console, credentials, ghactions, imageref, serving
 from modelship.config import Config, suggest
 from modelship.errors import UsageError
-from modelship.image import accelerators, builder, context, dockerfile, gitinfo, report, smoke, tags
+from modelship.image import (
+    accelerators,
+    builder,
+    context,
+    dockerfile,
+    gitinfo,
+    report,
+    repository,
+    smoke,
+    tags,
+)
 from modelship.outcome import Outcome
 from modelship.provenance import signing, statements
 
@@ -45,49 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # -- inputs ---------------------------------------------------------------------------------
-def _repository(args: argparse.Namespace, cfg: Config, model_name: str) -> str:
-    """Where the image goes: --repository, image.repository, or `modelship/<model name>` made
-    a valid repository (lowercase, other characters as '-'). Every one is checked against
-    docker's reference grammar here, before anything is built."""
-    if args.repository:
-        repo, key = str(args.repository).strip(), "--repository"
-    elif cfg.has("image.repository"):
-        repo, key = cfg.get_str("image.repository").strip(), "image.repository"
-    elif args.push:
-        raise cfg.error("image.repository", "missing: --push needs somewhere to push",
-                        hint="set image.repository (e.g. ghcr.io/org/model) or pass "
-                             "--repository")
-    else:
-        return _default_repository(cfg, model_name)
-    if not imageref.valid_repository(repo):
-        msg = (f"'{repo}' is not an image repository; expected [registry[:port]/]path with "
-               "lowercase letters, digits and . _ - separators, and no tag")
-        last = repo.rsplit("/", 1)[-1]
-        if ":" in last or "@" in last:
-            hint: str | None = "give the repository without a tag or digest; add tags with --tag"
-        else:
-            better = imageref.suggest_repository(repo)
-            hint = f"did you mean '{better}'?" if better and better != repo else None
-        if key.startswith("--"):
-            raise UsageError(f"{key}: {msg}", hint=hint)
-        raise cfg.error(key, msg, hint=hint)
-    return repo
-
-
-def _default_repository(cfg: Config, model_name: str) -> str:
-    name = imageref.repository_component(model_name)
-    repo = f"modelship/{name}"
-    if name and imageref.valid_repository(repo):
-        return repo
-    hint = "set image.repository (e.g. ghcr.io/org/model) or pass --repository"
-    if cfg.has("model.name"):
-        raise cfg.error("model.name", f"'{model_name}' cannot be made an image repository "
-                        "name (needs letters or digits)", hint=hint)
-    raise UsageError(f"the project directory's name '{model_name}' cannot be made an image "
-                     "repository name (needs letters or digits); set model.name, "
-                     "image.repository or --repository", hint=hint)
-
-
 def _profile(cfg: Config, requirements: str) -> accelerators.Profile:
     settings = {
         "accelerator": cfg.get_str("image.accelerator", "auto"),
@@ -271,7 +238,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     user, password = credentials.registry()
     model_name = cfg.get_str("model.name", None) if cfg.has("model.name") else None
     model_name = model_name or cfg.root.name
-    repo = _repository(args, cfg, model_name)
+    repo = repository.choose(args.repository, cfg, model_name, push=args.push)
     for extra in args.tag:
         if not tags.valid_tag(extra):
             raise UsageError(f"--tag '{extra}' is not a valid docker tag (letters, digits, "

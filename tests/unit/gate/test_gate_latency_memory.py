@@ -44,7 +44,7 @@ def test_latency_metrics_equal_numpy_exactly_across_many_batches(
     assert isinstance(source, readers.Rows)
     ev = m.evaluate(source.batches(), "classification")
     assert ev.metrics["latency_mean_ms"] == float(np.mean(latencies))
-    for name, q in m.PERCENTILES.items():
+    for name, q in column.PERCENTILES.items():
         assert ev.metrics[name] == float(np.percentile(latencies, q)), name
     assert ev.latencies is not None
     assert np.array_equal(np.sort(ev.latencies), np.sort(latencies))  # reordered, all there
@@ -61,7 +61,7 @@ def test_large_latency_intervals_equal_those_of_a_sorted_copy() -> None:
     assert got["latency_mean_ms"]["method"] == "normal"
     assert got["latency_mean_ms"]["low"] == pytest.approx(mean - intervals.Z * error, rel=1e-12)
     assert got["latency_mean_ms"]["high"] == pytest.approx(mean + intervals.Z * error, rel=1e-12)
-    for name, q in m.PERCENTILES.items():
+    for name, q in column.PERCENTILES.items():
         p = q / 100
         spread = intervals.Z * np.sqrt(n * p * (1 - p))
         lo = int(np.clip(np.floor(n * p - spread) - 1, 0, n - 1))
