@@ -81,6 +81,16 @@ def cluster_env() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
+def traffic(testbed_env: dict[str, str], cluster_env: dict[str, str]) -> dict[str, str]:
+    """The real node is part of the test bed's own cluster (its variables say it runs); the
+    node tests have a stricter one of their own (tests/integration/node/conftest.py)."""
+    if not cluster_env.get("MODELSHIP_TEST_GATEWAY"):
+        pytest.fail("the test bed runs no real node (no MODELSHIP_TEST_GATEWAY exported); "
+                    "these tests need pods that run")
+    return cluster_env
+
+
+@pytest.fixture(scope="session")
 def kube(cluster_env: dict[str, str]) -> Iterator[object]:
     """A kubernetes ApiClient for the test bed's cluster."""
     from kubernetes import config

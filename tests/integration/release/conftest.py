@@ -186,15 +186,6 @@ def deployments(kube: Any) -> Callable[[Project], dict[str, tuple[int, int, str]
 
 
 @pytest.fixture(scope="session")
-def traffic(testbed_env: dict[str, str], cluster_env: dict[str, str]) -> dict[str, str]:
-    """The real node is part of the test bed's own cluster (its variables say it runs)."""
-    if not cluster_env.get("MODELSHIP_TEST_GATEWAY"):
-        pytest.fail("the test bed runs no real node (no MODELSHIP_TEST_GATEWAY exported); "
-                    "these tests need pods that run")
-    return cluster_env
-
-
-@pytest.fixture(scope="session")
 def real_images(traffic: dict[str, str], registry: Any, docker_client: Any) -> Images:
     """The example model (built with `modelship build --push`) as 1.0.0, 2.0.0, 3.0.0 and a
     never-ready variant, each with its own digest, in the authenticated registry."""

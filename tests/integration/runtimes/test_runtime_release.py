@@ -28,15 +28,6 @@ RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": 
 
 
 @pytest.fixture(scope="session")
-def traffic(testbed_env: dict[str, str], cluster_env: dict[str, str]) -> dict[str, str]:
-    """The real node is part of the test bed's own cluster (its variables say it runs)."""
-    if not cluster_env.get("MODELSHIP_TEST_GATEWAY"):
-        pytest.fail("the test bed runs no real node (no MODELSHIP_TEST_GATEWAY exported); "
-                    "this test needs pods that run")
-    return cluster_env
-
-
-@pytest.fixture(scope="session")
 def iris_images(traffic: dict[str, str], registry: Any, docker_client: Any) -> Images:
     """The example built by `modelship build --push` as 1.0.0 and 2.0.0, and `bad`: the same
     image with the model retrained on shuffled labels by the example's own train.py."""
