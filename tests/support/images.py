@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 
-def build_and_push(docker_client: Any, repository: str, tag: str, files: dict[str, str],
-                   auth: dict[str, str]) -> str:
-    """Build `files` (a Dockerfile among them) as repository:tag, push it; the pushed digest."""
+def build_and_push(docker_client: Any, repository: str, tag: str,
+                   files: dict[str, str | bytes], auth: dict[str, str]) -> str:
+    """Build `files` (a Dockerfile among them; text, or bytes such as model weights) as
+    repository:tag, push it; the pushed digest."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         for name, text in files.items():
-            data = text.encode()
+            data = text if isinstance(text, bytes) else text.encode()
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

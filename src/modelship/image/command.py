@@ -15,6 +15,7 @@ from modelship.config import Config, suggest
 from modelship.errors import UsageError
 from modelship.image import (
     accelerators,
+    buildargs,
     builder,
     context,
     dockerfile,
@@ -194,12 +195,14 @@ def generate(cfg: Config, ctx: context.Context, profile: accelerators.Profile,
     base = cfg.get_str("image.base_image", None) if cfg.has("image.base_image") else None
     if base is None and profile.kind == "cpu" and cfg.has("image.python"):
         base = f"python:{cfg.get_str('image.python')}-slim-bookworm"
+    serve = serving.ServeSpec.from_config(cfg)
     spec = dockerfile.Spec(
         base_image=base or profile.base_image, command=command,
         port=cfg.get_int("serve.port", 8080, minimum=1, maximum=65535),
-        health=serving.ServeSpec.from_config(cfg).health, requirements=requirements,
+        health=serve.health, requirements=requirements,
         weights=found_weights, code=code,
-        env={str(k): str(v) for k, v in cfg.get_mapping("serve.env", {}).items()},
+        env={**dict(serve.preset.env),  # the protocol's runtime needs; the user's win
+             **{str(k): str(v) for k, v in cfg.get_mapping("serve.env", {}).items()}},
         build_args=sorted(build_args), nvidia=profile.kind == "nvidia",
         ca_bundle=ca_bundle and bool(requirements))
     return dockerfile.render(spec, directories=ctx.directories)
@@ -247,9 +250,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
     user_df = ctx_dir / cfg.get_str("image.dockerfile", "Dockerfile")
     ctx = context.scan(ctx_dir, skip_git=not user_df.is_file())
     profile = _profile(cfg, _requirements_text(ctx))
-    user_args = {str(k): str(v) for k, v in cfg.get_mapping("image.build_args", {}).items()}
-    build_args = {**profile.build_args(), **user_args}
-    chosen = _dockerfile(cfg, ctx, profile, build_args, _ca_bundle())
+    args_given = {**profile.build_args(), **buildargs.read(cfg)}
+    chosen = _dockerfile(cfg, ctx, profile, args_given, _ca_bundle())
     if args.print_dockerfile:
         text = (chosen.extra_files.get(chosen.path, b"").decode()
                 or (ctx.root / chosen.path).read_text())
@@ -270,7 +272,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Outcome:
         labels=tags.labels(git=git, model_name=model_name, model_version=version,
                            accelerator=profile.labels(),
                            gate_report_digest=gate.digest if gate else None),
-        build_args=build_args, profile=profile, ctx=ctx, dockerfile=chosen,
+        build_args=args_given, profile=profile, ctx=ctx, dockerfile=chosen,
         smoke=None if args.no_smoke else smoke_spec(args, cfg, profile),
         push=args.push, no_cache=args.no_cache,
         network=cfg.get_str("image.network", "host") or None,

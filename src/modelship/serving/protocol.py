@@ -38,6 +38,7 @@ class Preset:
     liveness: str | None = None  # a cheaper liveness path than health, where the runtime has one
     text_answer: bool = False  # a plain-text answer is the prediction (BentoML returning a str)
     answer_shape: str = ""  # what the answer looks like, for error messages
+    env: tuple[tuple[str, str], ...] = ()  # the runtime's environment in the image (serve.env wins)
 
     def expects(self) -> str:
         """One phrase for errors: what this protocol sends and expects back."""
@@ -58,9 +59,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            "kserve-v1", needs_model=True, answer_shape='{"predictions": [PREDICTION]}'),
     Preset("torchserve", "/ping", "/predictions/{model}", "", "row", needs_model=True,
            answer_shape="the prediction as the handler returns it"),
+    # BentoML writes its home (~/bentoml) at start: on the chart's read-only root file system
+    # only /tmp (an emptyDir) is writable
     Preset("bentoml", "/readyz", "/{model}", "", "row", default_model="predict",
            liveness="/livez", text_answer=True,
-           answer_shape="the API's return value (JSON or text)"),
+           answer_shape="the API's return value (JSON or text)",
+           env=(("BENTOML_HOME", "/tmp/bentoml"),)),  # noqa: S108 (the pod's /tmp emptyDir)
 )}
 PROTOCOLS = tuple(PRESETS)
 REFERENCE = "reference"

@@ -2,41 +2,24 @@
 a Dockerfile whose CMD is the runtime's own command, with the weights in a layer of their own
 and the eval data left out by the project's .dockerignore; the smoke test talks to the runtime
 through its serve.protocol preset. Each runtime image is built once per test session (heavy:
-the runtime's wheels are installed inside the build)."""
+the runtime's wheels are installed inside the build). llama-cpp-python's wheel is compiled
+outside the image build (its base has no compiler) and handed to it through image.build_args
+(the llama_image fixture)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 
 from modelship import cli
 
-from .conftest import REPO
+from .conftest import REPO, modelship_build
 
 pytestmark = pytest.mark.integration
-
-CA = "/etc/ssl/certs/ca-certificates.crt"
-
-
-def _build(project: Path, repository: str, registry) -> tuple[int, dict, str]:
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
-            mp.delenv(name, raising=False)
-        if Path(CA).is_file():
-            mp.setenv("PIP_CERT", CA)
-        mp.setenv("MODELSHIP_REGISTRY_USER", registry.user)
-        mp.setenv("MODELSHIP_REGISTRY_PASSWORD", registry.password)
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(["build", "--config", str(project / "modelship.yaml"), "--push",
-                             "--json", "--repository", repository])
-    return code, json.loads(out.getvalue() or "{}"), err.getvalue()
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +27,7 @@ def mlserver_image(registry, docker_client, tmp_path_factory) -> dict:
     project = tmp_path_factory.mktemp("mlserver-image") / "iris"
     shutil.copytree(REPO / "examples/iris-mlserver", project)
     repository = f"{registry.host}/it/iris-mlserver-{uuid.uuid4().hex[:6]}"
-    code, result, err = _build(project, repository, registry)
+    code, result, err = modelship_build(project, repository, registry)
     assert code == 0, err[-3000:]
     return {**result, "project": project, "repository": repository}
 
@@ -81,7 +64,7 @@ def bentoml_image(registry, docker_client, tmp_path_factory) -> dict:
     project = tmp_path_factory.mktemp("bentoml-image") / "iris"
     shutil.copytree(REPO / "examples/iris-bentoml", project)  # the shared model as a file
     repository = f"{registry.host}/it/iris-bentoml-{uuid.uuid4().hex[:6]}"
-    code, result, err = _build(project, repository, registry)
+    code, result, err = modelship_build(project, repository, registry)
     assert code == 0, err[-3000:]
     return result
 
@@ -93,3 +76,24 @@ def test_bentoml_image_serves_bentoml_serve_and_passes_the_smoke_test(bentoml_im
     image = docker_client.images.get(bentoml_image["image"])
     assert image.attrs["Config"]["Cmd"] == ["bentoml", "serve", "service:Iris", "--port",
                                             "8080"]
+
+
+def test_llama_image_installs_the_wheel_handed_to_the_build_and_passes_the_smoke_test(
+        llama_image, docker_client) -> None:
+    assert llama_image["image"].startswith(f"{llama_image['repository']}@sha256:")
+    assert llama_image["smoke"]["passed"] is True
+    assert llama_image["smoke"]["requests"] == 3  # three prompts, answered with text
+    image = docker_client.images.get(llama_image["image"])
+    assert image.attrs["Config"]["Cmd"][:3] == ["python", "-m", "llama_cpp.server"]
+    # pip took the repaired wheel from the served directory (no compiler in the image); the
+    # build args were the install step's only: nothing of them in the image's environment
+    wheel = docker_client.containers.run(
+        llama_image["image"], ["python", "-c", "import importlib.metadata as m; print(m."
+                               "distribution('llama-cpp-python').read_text('WHEEL'))"],
+        remove=True, entrypoint=[]).decode()
+    assert "Tag: py3-none-manylinux_" in wheel
+    assert not [e for e in image.attrs["Config"]["Env"] if e.startswith("PIP_FIND_LINKS")]
+    listing = docker_client.containers.run(llama_image["image"], ["ls", "-a", "/app"],
+                                           remove=True, entrypoint=[]).decode().split()
+    assert "model.gguf" in listing
+    assert "eval" not in listing  # the example's .dockerignore

@@ -365,3 +365,19 @@ def test_dockerignore_with_a_byte_order_mark_keeps_its_first_pattern(tmp_path, c
     (tmp_path / ".dockerignore").write_bytes(b"\xef\xbb\xbfdata/\n")
     assert cli.main(["build", "--print-dockerfile", "--config", str(cfg)]) == 0
     assert "data" not in capsys.readouterr().out
+
+
+def test_the_bentoml_preset_puts_its_home_where_the_pod_can_write(tmp_path, capsys):
+    """BentoML writes ~/bentoml at start and the chart's root file system is read-only: the
+    preset's image sets BENTOML_HOME in /tmp (an emptyDir); serve.env still wins."""
+    example = EXAMPLE.parent / "iris-bentoml" / "modelship.yaml"
+    assert cli.main(["build", "--print-dockerfile", "--config", str(example)]) == 0
+    text = capsys.readouterr().out
+    assert 'BENTOML_HOME="/tmp/bentoml"' in text or "BENTOML_HOME=/tmp/bentoml" in text
+    cfg = _project(tmp_path, "model:\n  name: m\nserve:\n  protocol: bentoml\n"
+                             "  command: [bentoml, serve, 'service:Iris']\n"
+                             "  env: {BENTOML_HOME: /data/bentoml}\n", {"service.py": ""})
+    assert cli.main(["build", "--print-dockerfile", "--config", str(cfg)]) == 0
+    text = capsys.readouterr().out
+    assert "/data/bentoml" in text
+    assert "/tmp/bentoml" not in text
