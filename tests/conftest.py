@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -15,21 +15,36 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+# modules whose tools a new machine builds in the background after the cluster's binaries
+# (testbed.prebuild): the action image carries cosign, the serving runtimes' venvs compile
+# llama.cpp. They run after the cluster modules, whose waiting on pods leaves the CPU to
+# those builds, instead of making the first tests wait for them.
+LAST = ("e2e/", "integration/runtimes/", "integration/provenance/",
+        "integration/test_smoke_runner.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The modules with a test that needs the cluster run last (whole modules, so their module
-    fixtures are set up once; the order is otherwise kept). On a new machine the cluster's
-    binaries are still building then (scripts/test starts testbed.prebuild in the background):
-    the unit tests and the Docker/registry tests run meanwhile instead of waiting for them."""
-    later = {item.path for item in items if "cluster_env" in item.fixturenames}
-    items[:] = ([i for i in items if i.path not in later]
-                + [i for i in items if i.path in later])
+    """Light modules first (unit, Docker and registry tests), then the modules with a test
+    that needs the cluster (whole modules, so their module fixtures are set up once), then
+    LAST; the order is otherwise kept. On a new machine the cluster's binaries are still
+    building meanwhile (scripts/test starts testbed.prebuild in the background)."""
+    tests_dir = Path(__file__).parent
+    cluster = {item.path for item in items if "cluster_env" in item.fixturenames}
+
+    def group(item: pytest.Item) -> int:
+        relative = item.path.relative_to(tests_dir).as_posix()
+        if relative.startswith(LAST):
+            return 2
+        return 1 if item.path in cluster else 0
+
+    items.sort(key=group)  # stable: the order inside each group is kept
 
 
 @dataclass(frozen=True)
 class Registry:
     host: str
     user: str
-    password: str
+    password: str = field(repr=False)  # pytest shows fixture values in failure reports
 
 
 def _bring_up(parts: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
