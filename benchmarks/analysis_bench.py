@@ -19,7 +19,12 @@ median time to abort the 5x regression (goal at 100 req/s: <= 2 min and <= 0.5x 
 and the median requests the bad canary served before the abort (goal <= 0.5x Flagger's).
 A run that never aborts counts as 15 minutes and every canary request served.
 
-    python benchmarks/analysis_bench.py [--runs 4000] [--seed 7]
+`--scenario ttft` runs the LLM scenario instead (benchmarks/analysis_ttft.py): a 2x time-to-
+first-token regression at 5 req/s, the judge's `ttft_ms: {above: 500}` against a fixed rule
+(p95 TTFT over 60 s windows, 5 failed checks). Its default run is short (1000 runs per case,
+a few seconds); `--runs 10000` is the longer one.
+
+    python benchmarks/analysis_bench.py [--scenario errors|ttft] [--runs N] [--seed 7]
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+import analysis_ttft
 
 from modelship.release.analysis.canary import poll_seconds
 from modelship.release.analysis.counts import Counts
@@ -143,9 +150,16 @@ def wilson_upper(p: float, n: int, z: float = 1.96) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=4000, help="runs per rate and scenario")
+    parser.add_argument("--scenario", choices=("errors", "ttft"), default="errors",
+                        help="errors: 5x error rate at 10 and 100 req/s; ttft: 2x time to "
+                             "first token at 5 req/s")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="runs per rate and case (default: 4000 errors, 1000 ttft)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
+    if args.scenario == "ttft":
+        return 0 if analysis_ttft.report(args.runs or 1000, args.seed, wilson_upper) else 1
+    args.runs = args.runs or 4000
     started = time.perf_counter()
     rows = [row for i, rate in enumerate((10.0, 100.0))
             for row in measure(rate, args.runs, args.seed + i)]

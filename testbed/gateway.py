@@ -2,10 +2,13 @@
 sigs.k8s.io/gateway-api module, pinned by testbed/cluster/go/gateway-api/go.sum) and Traefik
 (built from Go modules) run as a host process that reads the cluster through KUBECONFIG.
 
-Traefik's HTTP entrypoint listens on 127.0.0.1; the Gateway GATEWAY_NAMESPACE/GATEWAY_NAME
-(class `traefik`, controller traefik.io/gateway-controller) has one HTTP listener on the same
-port, which is how Traefik ties listeners to entrypoints. HTTPRoutes from any namespace may
-attach to it; Traefik sends their traffic straight to the pod IPs on the real node.
+Traefik's HTTP entrypoint listens on 127.0.0.1; its Prometheus metrics (per backend Service,
+finer latency buckets than Traefik's default) on an entrypoint of their own, which the test
+bed's Prometheus scrapes as job `gateway` (`deploy.analysis.metrics: gateway`). The Gateway
+GATEWAY_NAMESPACE/GATEWAY_NAME (class `traefik`, controller traefik.io/gateway-controller) has
+one HTTP listener on the same port, which is how Traefik ties listeners to entrypoints.
+HTTPRoutes from any namespace may attach to it; Traefik sends their traffic straight to the
+pod IPs on the real node.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ GATEWAY_NAMESPACE = "modelship-gateway"
 GATEWAY_NAME = "gateway"
 GATEWAY_CLASS = "traefik"
 CONTROLLER = "traefik.io/gateway-controller"
+# seconds; Traefik's default (0.1, 0.3, 1.2, 5) cannot tell a 250 ms bound from a 300 ms one
+LATENCY_BUCKETS = "0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10"
 
 
 def crd_dir() -> Path:
@@ -96,6 +101,12 @@ def running(current: dict[str, Any]) -> bool:
         return False
 
 
+def metrics_target(current: dict[str, Any]) -> str | None:
+    """host:port of Traefik's metrics, for Prometheus (None: not running)."""
+    port = current.get("metrics_port")
+    return f"127.0.0.1:{port}" if port else None
+
+
 def env(current: dict[str, Any]) -> dict[str, str]:
     return {"MODELSHIP_TEST_GATEWAY": f"http://127.0.0.1:{current['port']}",
             "MODELSHIP_TEST_GATEWAY_NAME": f"{GATEWAY_NAMESPACE}/{GATEWAY_NAME}"}
@@ -103,7 +114,7 @@ def env(current: dict[str, Any]) -> dict[str, str]:
 
 def up(run_dir: Path, traefik: Path, kubectl: Path, kubeconfig: Path,
        current: dict[str, Any]) -> dict[str, Any]:
-    if running(current):
+    if running(current) and current.get("metrics_port"):
         return current
     down(current)
     started = time.monotonic()
@@ -112,7 +123,7 @@ def up(run_dir: Path, traefik: Path, kubectl: Path, kubeconfig: Path,
     _kubectl(kubectl, kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
              "crd/gateways.gateway.networking.k8s.io", "crd/httproutes.gateway.networking.k8s.io",
              "crd/gatewayclasses.gateway.networking.k8s.io")
-    port, ping_port = state.free_port(), state.free_port()
+    port, ping_port, metrics_port = state.free_port(), state.free_port(), state.free_port()
     _kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-",
              stdin="\n---\n".join(json.dumps(o) for o in _objects(port)))
     home = run_dir / "traefik"
@@ -124,11 +135,16 @@ def up(run_dir: Path, traefik: Path, kubectl: Path, kubeconfig: Path,
         "--api.dashboard=false", "--log.level=INFO",
         f"--entryPoints.web.address=127.0.0.1:{port}",
         f"--entryPoints.traefik.address=127.0.0.1:{ping_port}", "--ping=true",
+        f"--entryPoints.metrics.address=127.0.0.1:{metrics_port}",
+        "--metrics.prometheus=true", "--metrics.prometheus.entryPoint=metrics",
+        "--metrics.prometheus.addServicesLabels=true",
+        f"--metrics.prometheus.buckets={LATENCY_BUCKETS}",
         "--providers.kubernetesgateway=true",
         # the Gateway's status shows where its listener is
         "--providers.kubernetesgateway.statusAddress.ip=127.0.0.1",
     ], log, env={"KUBECONFIG": str(kubeconfig)})
-    result = {"pid": pid, "port": port, "ping_port": ping_port, "binary": str(traefik)}
+    result = {"pid": pid, "port": port, "ping_port": ping_port, "metrics_port": metrics_port,
+              "binary": str(traefik)}
     try:
         state.wait_for(lambda: not state.alive(pid) or (
             _ping(ping_port) and _programmed(kubectl, kubeconfig)),

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 
@@ -56,6 +57,8 @@ class Load:
     workers: int = 4
     timeout: float = 5.0
     texts: Sequence[str] = TEXTS
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Host, for a gateway's route
+    bodies: Sequence[Mapping[str, Any]] = ()  # JSON bodies in turn; none: {"text": TEXTS[i]}
     sent: Sent = field(default_factory=Sent)
 
     @contextmanager
@@ -75,7 +78,9 @@ class Load:
                         return
                     if stop.wait(max(0.0, due - time.monotonic())):
                         return
-                    self._send(session, self.texts[n % len(self.texts)], lock)
+                    body = (self.bodies[n % len(self.bodies)] if self.bodies
+                            else {"text": self.texts[n % len(self.texts)]})
+                    self._send(session, body, lock)
 
         threads = [threading.Thread(target=worker, daemon=True, name=f"load-{i}")
                    for i in range(self.workers)]
@@ -88,10 +93,11 @@ class Load:
             for thread in threads:
                 thread.join(self.timeout + 5)
 
-    def _send(self, session: requests.Session, text: str, lock: threading.Lock) -> None:
+    def _send(self, session: requests.Session, body: Mapping[str, Any],
+              lock: threading.Lock) -> None:
         try:
-            response = session.post(self.url, json={"text": text}, timeout=self.timeout,
-                                    headers={"Connection": "close"})
+            response = session.post(self.url, json=body, timeout=self.timeout,
+                                    headers={**self.headers, "Connection": "close"})
         except requests.RequestException as e:
             with lock:
                 self.sent.failures[type(e).__name__] += 1

@@ -8,7 +8,9 @@ over every pod of every track, and a ServiceMonitor over it; this scrape job is 
 ServiceMonitor by hand: endpoint slices of such Services, job = the Service's name, and
 namespace, service, pod, container, endpoint, track and model_version labels. Only pods on
 the real node are scraped (the fake nodes' pods run nothing). The interval is short (2 s)
-so analysis tests see data within seconds.
+so analysis tests see data within seconds. A second job, `gateway`, scrapes the Gateway
+implementation's own metrics (Traefik's, per backend Service), as a user's Prometheus scrapes
+their ingress or gateway.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def _label(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
 
 
-def scrape_config(kubeconfig: Path, node_name: str) -> dict[str, Any]:
+def scrape_config(kubeconfig: Path, node_name: str,
+                  gateway_target: str | None = None) -> dict[str, Any]:
     pod_label = "__meta_kubernetes_pod_label_"
     relabel: list[dict[str, Any]] = [
         {"action": "keep", "source_labels": ["__meta_kubernetes_service_label_"
@@ -57,15 +60,17 @@ def scrape_config(kubeconfig: Path, node_name: str) -> dict[str, Any]:
         {"source_labels": [pod_label + _label("modelship.io/model-version")],
          "target_label": "model_version"},
     ]
+    jobs: list[dict[str, Any]] = [{
+        "job_name": "modelship-servicemonitor",
+        "kubernetes_sd_configs": [{"role": "endpointslice", "kubeconfig_file": str(kubeconfig)}],
+        "relabel_configs": relabel,
+    }]
+    if gateway_target:
+        jobs.append({"job_name": "gateway", "static_configs": [{"targets": [gateway_target]}]})
     return {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL,
                    "scrape_timeout": SCRAPE_INTERVAL},
-        "scrape_configs": [{
-            "job_name": "modelship-servicemonitor",
-            "kubernetes_sd_configs": [{"role": "endpointslice",
-                                       "kubeconfig_file": str(kubeconfig)}],
-            "relabel_configs": relabel,
-        }],
+        "scrape_configs": jobs,
     }
 
 
@@ -87,15 +92,16 @@ def url(current: dict[str, Any]) -> str:
 
 
 def up(run_dir: Path, binary: Path, kubeconfig: Path, node_name: str,
-       current: dict[str, Any]) -> dict[str, Any]:
-    if running(current):
+       current: dict[str, Any], gateway_target: str | None = None) -> dict[str, Any]:
+    if running(current) and current.get("gateway_target") == gateway_target:
         return current
     down(current)
     home = run_dir / "prometheus"
     shutil.rmtree(home, ignore_errors=True)  # every start is a fresh TSDB
     home.mkdir(parents=True)
     config = home / "prometheus.yml"
-    config.write_text(yaml.safe_dump(scrape_config(kubeconfig, node_name), sort_keys=False))
+    config.write_text(yaml.safe_dump(scrape_config(kubeconfig, node_name, gateway_target),
+                                     sort_keys=False))
     port = state.free_port()
     started = time.monotonic()
     log = home / "prometheus.log"
@@ -103,7 +109,8 @@ def up(run_dir: Path, binary: Path, kubeconfig: Path, node_name: str,
         str(binary), f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d",
         "--web.enable-lifecycle", "--log.level=warn"], log)
-    result = {"pid": pid, "port": port, "binary": str(binary)}
+    result = {"pid": pid, "port": port, "binary": str(binary),
+              "gateway_target": gateway_target}
     try:
         state.wait_for(lambda: not state.alive(pid) or _ready(port),
                        f"Prometheus (log: {log})", timeout=60)

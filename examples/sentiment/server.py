@@ -4,8 +4,9 @@
     POST /predict  {"text": "..."} -> {"label": "positive", "score": 0.97}
     GET  /metrics  -> Prometheus text: http_requests_total{status}, model_latency_seconds
 
-PORT (default 8080) and MODEL_WEIGHTS (default model/weights.json) come from the environment.
-SIGTERM and SIGINT stop it at once.
+PORT (default 8080), MODEL_WEIGHTS (default model/weights.json) and METRICS_PATH (default
+/metrics; empty: no metrics endpoint at all, an app that exports nothing) come from the
+environment. SIGTERM and SIGINT stop it at once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ LATENCY = Histogram("model_latency_seconds", "Time spent in model prediction",
                     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                              1.0, 2.5))
 MAX_BODY = 64 * 1024
+METRICS_PATH = os.environ.get("METRICS_PATH", "/metrics")
 
 
 class Fault(Exception):
@@ -61,7 +63,7 @@ def make_handler(model: Model, hook: Hook | None = None) -> type[BaseHTTPRequest
         def do_GET(self) -> None:
             if self.path == "/healthz":
                 self._send(200, b'{"status": "ok"}', count=False)
-            elif self.path == "/metrics":
+            elif METRICS_PATH and self.path == METRICS_PATH:
                 self._send(200, generate_latest(), CONTENT_TYPE_LATEST, count=False)
             else:
                 self._json(404, {"error": f"no route {self.path}"})

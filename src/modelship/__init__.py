@@ -20,6 +20,8 @@ Module map (one job each):
     registry     the registry API: tag -> digest, manifests and blobs, with auth
     release/     the release engine: session (the sequence every verb runs), one module per
                  verb, strategy, plan, runner, state, drain; analysis/ judges each step
+    notify/      release notifications: `notify:` -> Slack, Teams or a JSON webhook, one
+                 message per release event; URLs masked, failures warnings
     action       the GitHub Action's runtime: inputs -> arguments, kubeconfig file, masking
     workflows/   `modelship init`: options, pins, render workflow-templates/ with Jinja2
 """

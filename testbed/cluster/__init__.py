@@ -98,16 +98,18 @@ def env_of(run_dir: Path) -> dict[str, str]:
 
 
 def _start_traffic(run_dir: Path, binaries: dict[str, Path], registry_host: str | None) -> None:
-    """The real node, then Prometheus and the Gateway (both reach pods on the node)."""
+    """The real node, then the Gateway and Prometheus (both reach pods on the node;
+    Prometheus also scrapes the Gateway's metrics)."""
     directory = control_plane.cluster_dir(run_dir)
     kubeconfig = directory / "kubeconfig"
     node.up(run_dir, binaries, kubeconfig, certs.ensure(directory / "pki"), registry_host)
     current = _traffic(run_dir)
-    current["prometheus"] = prometheus.up(run_dir, binaries["prometheus"], kubeconfig,
-                                          node_config.NODE_NAME, current.get("prometheus", {}))
-    _save_traffic(run_dir, current)
     current["gateway"] = gateway.up(run_dir, binaries["traefik"], binaries["kubectl"],
                                     kubeconfig, current.get("gateway", {}))
+    _save_traffic(run_dir, current)
+    current["prometheus"] = prometheus.up(run_dir, binaries["prometheus"], kubeconfig,
+                                          node_config.NODE_NAME, current.get("prometheus", {}),
+                                          gateway.metrics_target(current["gateway"]))
     _save_traffic(run_dir, current)
 
 

@@ -12,7 +12,7 @@ from modelship import console
 from modelship.config import Config
 from modelship.errors import EXIT_OK, UsageError
 from modelship.outcome import Outcome
-from modelship.release import history, lock, report, session
+from modelship.release import history, lock, notices, report, session
 from modelship.release import plan as plans
 from modelship.release import state as live_state
 from modelship.release import strategy as strategies
@@ -31,6 +31,7 @@ def run(args: AbortArgs, cfg: Config) -> Outcome:
     done = session.run(sess, Abort())
     current = done.state.desired
     assert current is not None
+    notices.finished(sess, "abort", done)
     return report.deploy_outcome(sess.settings, done.result, done.target or current.serving,
                                  current.serving, done.revision, command="abort")
 

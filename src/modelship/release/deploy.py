@@ -11,7 +11,15 @@ from modelship.image import gitinfo, tags
 from modelship.outcome import Outcome
 from modelship.provenance import release_check
 from modelship.provenance.verify import Evidence
-from modelship.release import decisions, history, image_version, report, session, settings
+from modelship.release import (
+    decisions,
+    history,
+    image_version,
+    mirror,
+    report,
+    session,
+    settings,
+)
 from modelship.release import plan as plans
 from modelship.release import state as live_state
 from modelship.release import strategy as strategies
@@ -59,6 +67,9 @@ def run(args: DeployArgs, cfg: Config) -> Outcome:
                                     done.revision)
     if verb.evidence is not None and verb.evidence.checked:  # what deploy.verify found
         outcome.result["verification"] = verb.evidence.as_json()
+    from modelship.release import notices
+
+    notices.finished(sess, "deploy", done)
     return outcome
 
 
@@ -79,12 +90,16 @@ class Deploy:
                                               state.desired, state.extra)
 
         preflight.before_deploy(self.analysis, serving_now, config_file=self.cfg.file)
+        if chosen.canary.shadow and chosen.strategy == "canary":  # can the Gateway mirror?
+            mirror.check(sess.api, chosen.namespace, chosen.values, config_file=self.cfg.file)
         self.new = target_image(self.args.image, self.cfg, chosen)
         self.evidence = release_check.check(self.cfg, self.args.environment, self.new.image,
                                             requested=self.args.image,
                                             allow_unverified=self.args.allow_unverified)
 
     def execute(self, sess: session.Session, state: live_state.ReleaseState) -> session.Done:
+        from modelship.release import notices
+
         new = self.new
         assert new is not None
         current = state.desired
@@ -95,7 +110,8 @@ class Deploy:
         plan = deploy_plan(chosen, state, new, self.args.pause_at)
         runner = sess.runner(record, self.analysis,
                              restore_extra=state.extra if state.deployed is not None else None,
-                             abort_requested=sess.abort_requested)
+                             abort_requested=sess.abort_requested,
+                             on_passed=notices.on_step_passed(sess, new, previous))
         on_failure = None
         if state.deployed is not None and strategies.of(chosen.strategy).undo_by_helm_rollback(
                 current):
@@ -107,6 +123,8 @@ class Deploy:
 
         for note in plan.notes:
             console.info(note)
+        if not plan.empty:
+            notices.started(sess, new, previous)
         result = runner.run(plan, current, on_failure=on_failure) if not plan.empty \
             else RunResult("unchanged", final=current)
         return session.Done(result, new, previous, state)

@@ -41,6 +41,7 @@ class Desired:
     stable: Version | None = None  # rolling and canary
     canary: Version | None = None  # canary strategy, while a canary runs
     weight: int = 0  # canary share, 0-100
+    shadow: bool = False  # the canary gets a mirrored copy of production's requests
     blue: Version | None = None
     green: Version | None = None
     active: str = "blue"

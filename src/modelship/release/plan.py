@@ -89,6 +89,11 @@ def canary(settings: ReleaseSettings, current: Desired, new: Version, *,
     assert stable is not None
     steps: list[Step] = []
     weight_now = current.weight if current.canary == new else 0
+    if settings.canary.shadow and not full and after == 0 and weight_now == 0:
+        mirrored = Desired("canary", settings.replicas, stable=stable, canary=new, weight=0,
+                           shadow=True)
+        steps.append(Step("shadow", 0, (mirrored,), analyse=True,
+                          interval=settings.canary.shadow))
     for weight in () if full else settings.canary.steps:
         if weight <= after:
             continue

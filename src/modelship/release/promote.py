@@ -8,7 +8,7 @@ from modelship import console
 from modelship.config import Config
 from modelship.errors import UsageError
 from modelship.outcome import Outcome
-from modelship.release import history, report, session
+from modelship.release import history, notices, report, session
 from modelship.release import plan as plans
 from modelship.release import state as live_state
 from modelship.release import strategy as strategies
@@ -28,6 +28,7 @@ def run(args: PromoteArgs, cfg: Config) -> Outcome:
     done = session.run(sess, Promote(args, cfg))
     current = done.state.desired
     assert current is not None
+    notices.finished(sess, "promote", done)
     return report.deploy_outcome(sess.settings, done.result, done.target or current.serving,
                                  current.serving, done.revision, command="promote")
 
@@ -58,6 +59,7 @@ class Promote:
             console.info(f"{sess.settings.release} is not paused; nothing to promote")
             result = RunResult("unchanged", final=current)
         else:
-            result = sess.runner(record, analysis,
-                                 abort_requested=sess.abort_requested).run(plan, current)
+            result = sess.runner(record, analysis, abort_requested=sess.abort_requested,
+                                 on_passed=notices.on_step_passed(sess, new, current.serving)
+                                 ).run(plan, current)
         return session.Done(result, new, current.serving, state)

@@ -11,7 +11,7 @@ from modelship.image import gitinfo
 from modelship.outcome import Outcome
 from modelship.provenance import release_check
 from modelship.provenance.verify import Evidence
-from modelship.release import decisions, report, session
+from modelship.release import decisions, notices, report, session
 from modelship.release import plan as plans
 from modelship.release import state as live_state
 from modelship.release import strategy as strategies
@@ -37,6 +37,7 @@ def run(args: RollbackArgs, cfg: Config) -> Outcome:
                                       done.seconds)
     if verb.evidence is not None and verb.evidence.checked:  # what deploy.verify found
         outcome.result["verification"] = verb.evidence.as_json()
+    notices.finished(sess, "rollback", done)
     return outcome
 
 

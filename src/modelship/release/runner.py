@@ -80,7 +80,8 @@ class Runner:
                  record: Record, extra: dict[str, Any] | None = None,
                  progress_every: float = 5.0,
                  restore_extra: dict[str, Any] | None = None,
-                 abort_requested: Callable[[], str | None] | None = None) -> None:
+                 abort_requested: Callable[[], str | None] | None = None,
+                 on_passed: Callable[[StepResult], None] | None = None) -> None:
         self.settings = settings
         self.helm = helm
         self.api = api
@@ -92,6 +93,7 @@ class Runner:
         self.restore_extra = restore_extra
         self.progress_every = progress_every
         self.abort_requested = abort_requested or (lambda: None)
+        self.on_passed = on_passed or (lambda step: None)  # e.g. a notification per step
         self.started = time.time()
         self.seen_problems: list[live_state.PodProblem] = []
         self.current: Desired | None = None  # the state last applied
@@ -163,6 +165,7 @@ class Runner:
             stopped = self._step(step, result, on_failure)
             if stopped is not None:
                 return stopped
+            self.on_passed(result.steps[-1])  # the step passed
             if step.pause_after:
                 result.outcome = "paused"
                 break
@@ -289,12 +292,14 @@ class Runner:
             release=self.settings.release, namespace=self.settings.namespace,
             environment=self.settings.environment, strategy=desired.strategy, step=step.name,
             weight=weight if isinstance(weight, int) else step.weight,
+            mirrored=any(d.shadow for d in step.applies),
             interval_seconds=step.interval, started_at=time.time(),
             # a canary at 100% has no stable pods left to compare with: probes then judge
             # the new version against the gate's baseline
             stable=self._endpoint(*stable) if strategy.compares_with_stable(desired) else None,
             canary=self._endpoint(*canary),
             labels={"release": self.settings.release, "namespace": self.settings.namespace,
+                    "fullname": fullname(self.settings.release, self.extra),
                     "track": strategy.analysed_track(desired, bake=step.bake)})
 
     def _endpoint(self, service: str, version: Any) -> Endpoint | None:

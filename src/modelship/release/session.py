@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from modelship import console, ghactions
+from modelship import console, ghactions, notify
 from modelship.config import Config
 from modelship.errors import EXIT_INFRA, EXIT_OK, InfraError
 from modelship.image import gitinfo
@@ -47,6 +47,7 @@ class Session:
     api: Any
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     held: lock.Lock | None = None  # while the verb runs under the lock
+    notifier: notify.Notifier = field(default_factory=notify.Notifier)  # notify: webhooks
 
     def state(self, *, with_history: bool = True) -> live_state.ReleaseState:
         return live_state.read(self.helm, self.settings.release, with_history=with_history)
@@ -90,9 +91,10 @@ def open_session(cfg: Config, environment: str | None, *, strategy: str | None =
                  chosen: settings.ReleaseSettings | None = None) -> Session:
     if chosen is None:
         chosen = settings.load(cfg, environment, strategy=strategy, timeout=timeout)
+    notifier = notify.from_config(cfg)  # a bad `notify:` is a usage error; URLs masked now
     api = kube.client(chosen.kube_context)  # first: a kube_context typo is a usage error
     helm = Helm(chosen.namespace, chosen.kube_context)
-    return Session(cfg, chosen, helm, api, lock_timeout)
+    return Session(cfg, chosen, helm, api, lock_timeout, notifier=notifier)
 
 
 @dataclass

@@ -24,7 +24,7 @@ DEPLOY_KEYS = ("release", "namespace", "kube_context", "strategy", "replicas", "
                "values", "canary", "blue_green", "analysis",
                "verify")  # verify: read by modelship.provenance.policy
 ENVIRONMENT_KEYS = DEPLOY_KEYS
-CANARY_KEYS = ("steps", "interval")
+CANARY_KEYS = ("steps", "interval", "shadow")
 BLUE_GREEN_KEYS = ("scale_down_delay", "auto_promote", "fallback", "preview_interval")
 FALLBACKS = ("canary", "none")
 DEFAULT_STEPS = (10, 25, 50, 100)
@@ -39,6 +39,7 @@ _RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z
 class CanarySettings:
     steps: tuple[int, ...] = DEFAULT_STEPS  # strictly increasing, ends at 100
     interval: float = DEFAULT_INTERVAL  # seconds each step holds (analysis interval)
+    shadow: float = 0.0  # seconds of mirrored traffic before the first weighted step
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,23 @@ def _positive_duration(cfg: Config, key: str, default: float) -> float:
     return seconds
 
 
+def _shadow(cfg: Config, key: str, strategy: str, values: Mapping[str, Any]) -> float:
+    """deploy.canary.shadow: mirroring is the Gateway API's (HTTPRoute RequestMirror), so a
+    canary routed by the Gateway API is the only release that can have one."""
+    from modelship.release.values import traffic_mode  # values -> strategy -> settings
+
+    seconds = cfg.get_duration(key, 0)
+    if seconds < 0:
+        raise cfg.error(key, f"expected a duration such as 60s, got '{cfg.raw(key)}'")
+    mode = traffic_mode(values)
+    if seconds and (strategy != "canary" or mode != "gateway-api"):
+        raise cfg.error(key, f"a shadow step mirrors requests with the Gateway API; this "
+                             f"release has strategy {strategy} and traffic.mode {mode}",
+                        hint="use strategy canary with deploy.values.traffic.mode gateway-api, "
+                             "or drop canary.shadow")
+    return seconds
+
+
 def _values(cfg: Config, environment: str | None) -> dict[str, Any]:
     """deploy.values with environments.NAME.values on top; the engine's own keys refused."""
     values: dict[str, Any] = cfg.get_mapping("deploy.values", {})
@@ -225,6 +243,7 @@ def load(cfg: Config, environment: str | None = None, *, strategy: str | None = 
         steps=_steps(cfg, src.key("canary.steps")) if src.has("canary.steps")
         else DEFAULT_STEPS,
         interval=_positive_duration(cfg, src.key("canary.interval"), DEFAULT_INTERVAL),
+        shadow=_shadow(cfg, src.key("canary.shadow"), chosen, values),
     )
     fallback = cfg.get_str(src.key("blue_green.fallback"), "none", choices=FALLBACKS)
     blue_green = BlueGreenSettings(

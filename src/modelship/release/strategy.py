@@ -104,7 +104,8 @@ class Strategy:
         canary = self.incoming(desired)
         return {"strategy": self.name, "stable": stable,
                 "canary": {"enabled": canary is not None, **_track_values(canary),
-                           "weight": desired.weight if canary is not None else 0},
+                           "weight": desired.weight if canary is not None else 0,
+                           "shadow": desired.shadow and canary is not None},
                 "blueGreen": dict(_NO_COLOURS)}
 
     def read(self, values: Mapping[str, Any], replicas: int) -> Desired:
@@ -227,7 +228,8 @@ class Canary(Strategy):
             return desired
         track = read_version(canary)
         weight = canary.get("weight", 0) if track else 0
-        return replace(desired, canary=track, weight=weight if isinstance(weight, int) else 0)
+        return replace(desired, canary=track, weight=weight if isinstance(weight, int) else 0,
+                       shadow=bool(track and canary.get("shadow")))
 
     def compares_with_stable(self, desired: Desired) -> bool:
         return desired.weight < 100  # at 100% no stable pod is left to compare with

@@ -24,6 +24,9 @@ from modelship.errors import ConfigError
 
 SCHEMA_FILE = Path(__file__).with_name("modelship.schema.json")
 EXPECTED = "x-expected"  # our annotation: how a message names what a key expects
+# our annotation: a value never echoed in a message (a webhook URL where the name of the
+# variable holding it belongs carries the webhook's token)
+CONCEAL = "x-conceal"
 
 _TYPES = {"object": "a mapping", "array": "a list", "string": "a string",
           "integer": "an integer", "number": "a number", "boolean": "true or false",
@@ -72,8 +75,11 @@ def _describe(error: ValidationError, expected: str | None = None) -> tuple[str,
     """(key path, message, hint) for one error."""
     path = list(error.absolute_path)
     where = key_path(path)
-    got = kind(error.instance)
     schema_ = error.schema if isinstance(error.schema, Mapping) else {}
+    got = kind(error.instance)
+    if schema_.get(CONCEAL):
+        got = ("a URL (not shown: it may carry a token; store it in a secret and write the "
+               "secret's name here)" if "://" in str(error.instance) else "a value not shown")
     expected = schema_.get(EXPECTED, expected)
     validator = error.validator
     if "propertyNames" in error.relative_schema_path:
@@ -108,7 +114,7 @@ def _simple(error: ValidationError, where: str, got: str) -> tuple[str, str | No
         return f"expected {wanted}, got {got}", None
     if validator == "enum":
         names = _enum(error)
-        last = where.rsplit(".", 1)[-1]
+        last = where.rsplit(".", 1)[-1].split("[", 1)[0]  # events[1] -> events
         return (f"unknown {last} {got}; expected one of {', '.join(names)}",
                 _suggest(str(error.instance), names))
     if validator == "const":
@@ -119,6 +125,8 @@ def _simple(error: ValidationError, where: str, got: str) -> tuple[str, str | No
         return f"expected a value {op} {value}, got {error.instance}", None
     if validator == "minLength":
         return "expected a non-empty string", None
+    if validator == "minItems":
+        return "expected a non-empty list (leave the key out for the default)", None
     if validator == "required":
         return f"{error.message}", None
     return f"{error.message}", None

@@ -3,6 +3,8 @@ came of it: a prediction with its latency, or a Failure classified by kind."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from modelship.errors import UsageError, first_line
+from modelship.serving import sse
 from modelship.serving.rows import MISSING, extract
 from modelship.serving.spec import JSON, ServeSpec, shown_url
 
@@ -20,6 +23,7 @@ BODY_CHARS = 200  # of a failed response's body, kept as the example of its caus
 MAX_BACKOFF = 5.0
 
 FailureKind = Literal["connection", "timeout", "http", "not-json", "missing-field"]
+STREAMING = ("openai-chat", "openai-completions")  # presets whose servers stream on request
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,15 @@ class Failure:
 @dataclass(frozen=True)
 class Answer:
     """What one request came to: a prediction, or a Failure. `latency_ms` is the answered
-    attempt's (None when nothing answered)."""
+    attempt's (None when nothing answered); `timing` how a streamed answer's tokens came
+    (None when the answer was not streamed)."""
 
     prediction: JSON = None
     latency_ms: float | None = None
     status: int | None = None
     failure: Failure | None = None
     attempts: int = 1
+    timing: sse.Timing | None = None
 
     @property
     def ok(self) -> bool:
@@ -131,12 +137,16 @@ class Client:
         s = self.spec
         shown = shown_url(url)
         failure = Failure("connection", shown)
+        streamed = s.stream and s.preset.body in STREAMING and isinstance(body, dict)
+        if streamed:
+            body = {**body, "stream": True}
         for attempt in range(1, s.retries + 2):
             if attempt > 1:
                 self._sleep(min(s.backoff * 2 ** (attempt - 2), MAX_BACKOFF))
             started = time.perf_counter()
             try:
-                response = self._session().post(url, json=body, timeout=s.timeout)
+                response = self._session().post(url, json=body, timeout=s.timeout,
+                                                stream=streamed)
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                     requests.exceptions.InvalidSchema) as e:
                 detail = str(e).replace(url, shown)
@@ -149,16 +159,38 @@ class Client:
                 failure = Failure("connection", shown,
                                   detail=first_line(e).replace(url, shown), attempts=attempt)
                 continue
-            latency = (time.perf_counter() - started) * 1000
-            status = response.status_code
-            if status >= 400:
-                failure = Failure("http", shown, status, _body_text(response.text),
-                                  attempts=attempt)
-                if status == 429 or status >= 500:
-                    continue
-                return Answer(status=status, failure=failure, attempts=attempt)
-            return self._read(response, shown, latency, attempt)
+            with response:  # a streamed response holds its connection until closed
+                status = response.status_code
+                if status >= 400:
+                    failure = Failure("http", shown, status, _body_text(response.text),
+                                      attempts=attempt)
+                    if status == 429 or status >= 500:
+                        continue
+                    return Answer(status=status, failure=failure, attempts=attempt)
+                if streamed and sse.is_event_stream(response):
+                    return self._read_stream(response, shown, started, attempt)
+                return self._read(response, shown, (time.perf_counter() - started) * 1000,
+                                  attempt)
         return Answer(status=failure.status, failure=failure, attempts=failure.attempts)
+
+    def _read_stream(self, response: requests.Response, shown: str, started: float,
+                     attempt: int) -> Answer:
+        """A streamed answer: its text assembled (then read like any answer) and timed."""
+        import requests
+
+        status = response.status_code
+        try:
+            answer, timing = sse.read(response, started, self.spec.preset.body == "openai-chat")
+        except sse.StreamError as e:
+            kind: FailureKind = "not-json" if e.kind == "not-json" else "http"
+            return Answer(status=status, attempts=attempt, failure=Failure(
+                kind, shown, status, _body_text(e.body), attempts=attempt))
+        except requests.exceptions.RequestException as e:  # answered, then cut off
+            return Answer(status=status, attempts=attempt, failure=Failure(
+                "http", shown, status, f"stream cut off: {first_line(e)}", attempts=attempt))
+        latency = (time.perf_counter() - started) * 1000
+        read = self._answer(answer, json.dumps(answer), shown, status, latency, attempt)
+        return dataclasses.replace(read, timing=timing)
 
     def _read(self, response: requests.Response, shown: str, latency: float,
               attempt: int) -> Answer:
@@ -172,11 +204,16 @@ class Client:
                 return Answer(response.text, latency, status, attempts=attempt)
             return Answer(status=status, attempts=attempt, failure=Failure(
                 "not-json", shown, status, _body_text(response.text), attempts=attempt))
+        return self._answer(answer, response.text, shown, status, latency, attempt)
+
+    def _answer(self, answer: JSON, text: str, shown: str, status: int, latency: float,
+                attempt: int) -> Answer:
+        s = self.spec
         prediction = extract(answer, s.response_field)
         if prediction is MISSING or prediction is None:
             expected = "" if s.protocol == "custom" else f"; {s.preset.expects()}"
             return Answer(status=status, attempts=attempt, failure=Failure(
-                "missing-field", shown, status, _body_text(response.text),
+                "missing-field", shown, status, _body_text(text),
                 detail=f"field '{s.response_field}'{expected}", attempts=attempt))
         return Answer(prediction, latency, status, attempts=attempt)
 

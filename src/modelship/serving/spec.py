@@ -43,6 +43,7 @@ class ServeSpec:
     startup_timeout: float = protocols.DEFAULT_STARTUP_TIMEOUT  # serve.startup_timeout, s
     warmup: int = 0  # serve.warmup: requests to each new pod before it is analysed
     max_tokens: int = protocols.DEFAULT_MAX_TOKENS  # serve.max_tokens (OpenAI presets)
+    stream: bool = False  # ask an OpenAI preset to stream (SSE) and time its tokens (probes)
 
     @property
     def preset(self) -> protocols.Preset:

@@ -61,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "key (secrets COSIGN_PRIVATE_KEY, COSIGN_PASSWORD; cosign.pub "
                              "committed) or keyless (the workflow's OIDC identity); deploys "
                              "then verify it (default: none)")
+    parser.add_argument("--notify-secret", action="append", default=[], metavar="NAME",
+                        help="a secret holding a webhook URL for release notifications, passed "
+                             "to the deploy and rollback steps' env: (repeatable; default: "
+                             "every notify[].url_env of an existing modelship.yaml)")
     parser.add_argument("--force", action="store_true",
                         help="overwrite existing workflow files")
 
@@ -104,6 +108,21 @@ def _existing_config(root: Path) -> dict[str, Any]:
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
     value = data.get(name)
     return value if isinstance(value, dict) else {}
+
+
+def _notify_secrets(existing: dict[str, Any], flags: list[str]) -> tuple[str, ...]:
+    """--notify-secret names, else the variables an existing modelship.yaml's `notify:`
+    reads its webhook URLs from (each entry's url_env, or its kind's default)."""
+    from modelship.notify.settings import DEFAULT_URL_ENV, ENV_NAME
+
+    if flags:
+        return opts.secret_names(flags)
+    entries = existing.get("notify")
+    names = [str(e.get("url_env") or DEFAULT_URL_ENV.get(str(e.get("kind")), ""))
+             for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    # a bad url_env is deploy's to refuse (exit 2 naming the key), not init's
+    valid = [n for n in names if ENV_NAME.match(n) and not n.upper().startswith("GITHUB_")]
+    return opts.secret_names(valid[:opts.MAX_SECRETS])
 
 
 def _github_owner(root: Path) -> str | None:
@@ -180,7 +199,8 @@ def gather(args: argparse.Namespace, root: Path) -> tuple[opts.Options, list[str
                         cluster_auth=cluster_auth, gpu_runner=gpu, action=action,
                         default_branch=_default_branch(root),
                         versioning=bool(args.versioning), sign=args.sign or "none",
-                        github_repository=_github_repository(root)), notes
+                        github_repository=_github_repository(root),
+                        notify_secrets=_notify_secrets(existing, args.notify_secret)), notes
 
 
 def next_steps(o: opts.Options, written: list[str]) -> list[str]:
@@ -223,6 +243,9 @@ def next_steps(o: opts.Options, written: list[str]) -> list[str]:
     elif o.sign == "keyless":
         steps.append("signing: nothing to store (the build job's OIDC identity signs); check "
                      "deploy.verify.identity in modelship.yaml names this repository")
+    if o.notify_secrets:
+        steps.append(f"notifications: secrets {', '.join(o.notify_secrets)} holding the "
+                     "webhook URLs (per environment or for the repository)")
     steps.append("try it locally first: act pull_request -W .github/workflows/modelship-ci.yml")
     return steps
 
@@ -286,7 +309,8 @@ def run(args: argparse.Namespace, config: Config) -> Outcome:
                     "repository": options.repository, "strategy": options.strategy,
                     "cluster_auth": options.cluster_auth, "gpu_runner": list(options.gpu_runner),
                     "action": options.action.uses, "default_branch": options.default_branch,
-                    "versioning": options.versioning},
+                    "versioning": options.versioning,
+                    "notify_secrets": list(options.notify_secrets)},
         "notes": notes,
         "next_steps": steps,
     }

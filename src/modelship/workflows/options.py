@@ -20,6 +20,8 @@ _REGISTRY = re.compile(r"^(?:localhost|[a-z0-9]+(?:-+[a-z0-9]+)*(?:\.[a-z0-9]+(?
                        r"|[a-z0-9]+(?:-+[a-z0-9]+)*)(?::[0-9]{1,5})?$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+_SECRET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")  # GitHub's secret names, env var names
+MAX_SECRETS = 10
 MAX_LABELS = 10
 CI_SUFFIX = "-ci"
 
@@ -37,6 +39,7 @@ class Options:
     versioning: bool = False
     sign: str = "none"  # SIGNING
     github_repository: str | None = None  # OWNER/REPO from the git remote (keyless identity)
+    notify_secrets: tuple[str, ...] = ()  # secrets holding webhook URLs (notify: url_env)
 
     @property
     def repository(self) -> str:
@@ -111,3 +114,19 @@ def model_name(value: str) -> str:
         msg = f"model name '{value}' has no letters or digits to name a release with"
         raise UsageError(msg)
     return name[:53]  # a Helm release name is at most 53 characters
+
+
+def secret_names(values: list[str]) -> tuple[str, ...]:
+    """Webhook URL secrets for `notify:` (`SLACK_WEBHOOK_URL`): each both a GitHub secret name
+    and an environment variable name, so it can be written into a workflow as
+    `NAME: ${{ secrets.NAME }}` with nothing to quote."""
+    names = tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
+    bad = [n for n in names if not _SECRET.match(n) or n.upper().startswith("GITHUB_")]
+    if bad or len(names) > MAX_SECRETS:
+        # never echoed when it is not a plain word: a webhook URL there carries its token
+        shown = f"'{bad[0]}'" if bad and re.fullmatch(r"\w{1,100}", bad[0]) else "a value"
+        msg = (f"--notify-secret: {shown if bad else 'too many names'} is not a secret name; "
+               f"expected up to {MAX_SECRETS} names of letters, digits and '_', not starting "
+               "with a digit or GITHUB_ (e.g. SLACK_WEBHOOK_URL)")
+        raise UsageError(msg)
+    return names

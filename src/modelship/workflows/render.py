@@ -92,6 +92,7 @@ def context(options: Options) -> dict[str, Any]:
         "versioning": options.versioning,
         "sign": options.sign,
         "github_repository": options.github_repository or "OWNER/REPO",
+        "notify_secrets": list(options.notify_secrets),
         "action": options.action,
         "pins": pins.THIRD_PARTY,
     }

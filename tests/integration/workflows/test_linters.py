@@ -25,6 +25,9 @@ OPTION_SETS = [
     pytest.param(["--registry", "docker.io", "--image", "acme/churn", "--cluster-auth", "aks",
                   "--gpu-runner", "gpu-h100", "--versioning"], id="dockerhub-aks-gpu-versioning"),
     pytest.param(["--action", "./"], id="local-action"),
+    pytest.param(["--registry", "registry.example.com:5000", "--notify-secret",
+                  "SLACK_WEBHOOK_URL", "--notify-secret", "TEAMS_WEBHOOK_URL"],
+                 id="private-registry-notify"),
 ]
 SEVERITIES = ["Unknown", "Informational", "Low", "Medium", "High"]
 

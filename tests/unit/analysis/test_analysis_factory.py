@@ -24,6 +24,7 @@ from modelship.release.analysis.settings import parse
 class Release:
     analysis_key: str = "deploy.analysis"
     values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    strategy: str = "canary"
 
 
 @pytest.fixture(autouse=True)

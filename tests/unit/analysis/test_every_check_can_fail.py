@@ -8,6 +8,7 @@ a simulated clock under every on_inconclusive policy; gate rows run the gate's j
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import pytest
 
 from modelship.errors import UsageError
 from modelship.gate import judge as gate_judge
+from modelship.release.analysis import llm
 from modelship.release.analysis.base import Progress, StepContext
 from modelship.release.analysis.canary import CanaryAnalysis, ProbeOutcome
 from modelship.release.analysis.counts import Counts
@@ -25,6 +27,7 @@ from modelship.release.analysis.probe import ServeProber, VersionProbe
 from modelship.release.analysis.prometheus import Labels
 from modelship.release.analysis.settings import AnalysisSettings, Policy, ProbeSettings
 from modelship.serving import ServeSpec
+from modelship.serving.sse import Timing
 
 ERRORS_VS_STABLE = Check("error_rate vs stable", "compare", Event())
 SLOW_VS_STABLE = Check("latency > 250 ms vs stable", "compare", Event(slower_than=0.25))
@@ -258,6 +261,59 @@ def test_the_reason_names_the_response_field_and_shows_an_answer() -> None:
     outcome = _prober(0.9, ()).judge(NOTHING, NOTHING)
     assert "gate.online.response_field is 'prediction'" in outcome.reason
     assert '{"label": "pos"}' in outcome.reason
+
+
+# -- LLM latency checks timed by the probes (llm.py) ---------------------------------------------
+TIMED = dataclasses.replace(READ, timings=(Timing(60.0, 8, 350.0),) * 4)
+NOT_STREAMED = dataclasses.replace(READ, unstreamed=4)  # answered whole, nothing timed
+ONE_TOKEN = dataclasses.replace(READ, timings=(Timing(60.0, 1, 0.0),) * 4)
+
+
+@dataclass
+class Timed:
+    """Read answers with their timings: the real ServeProber (streaming) judges them and
+    attaches them for the release's judge."""
+
+    new: VersionProbe
+    current: VersionProbe | None
+    stream: bool = True
+
+    def probe(self, step: StepContext, progress: Progress) -> ProbeOutcome:
+        prober = ServeProber(ProbeSettings(Path("eval.jsonl"), 4), ServeSpec(), [], [],
+                             stream=self.stream)
+        return prober.outcome(self.new, self.current)
+
+
+LLM = [
+    pytest.param(llm.parse("ttft_ms", {"above": 100}), Timed(NOT_STREAMED, NOT_STREAMED),
+                 id="ttft_ms-above-server-does-not-stream"),
+    pytest.param(llm.parse("ttft_ms", "stable"), Timed(TIMED, NOT_STREAMED),
+                 id="ttft_ms-stable-current-version-not-streamed"),
+    pytest.param(llm.parse("inter_token_ms", {"above": 40}), Timed(TIMED, NOTHING),
+                 id="inter_token_ms-above-current-version-unreadable"),
+    pytest.param(llm.parse("inter_token_ms", "stable"), Timed(NOTHING, NOTHING),
+                 id="inter_token_ms-stable-every-request-failed"),
+    pytest.param(llm.parse("tokens_per_s", "stable"), Timed(ONE_TOKEN, ONE_TOKEN),
+                 id="tokens_per_s-single-token-answers"),
+    pytest.param(llm.parse("ttft_ms", "stable"), Timed(TIMED, TIMED, stream=False),
+                 id="ttft_ms-probes-did-not-stream"),
+]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize(("check", "probes"), LLM)
+def test_llm_check_without_timed_answers_is_never_passed(check: Check, probes: Timed,
+                                                          policy: Policy) -> None:
+    """Through the step loop, with and without live traffic, under every policy; the reason
+    names the check."""
+    settings = AnalysisSettings(min_requests=100, on_inconclusive=policy, max_wait=30.0,
+                                compare=(check,))
+    for provider, weight in ((Fixed(GOOD, GOOD), 50), (None, 0)):
+        verdict, reason = _assess(settings, provider, probes, weight)
+        assert verdict == "inconclusive", reason
+        assert f"{check.name} (" in reason
+        control, why = _assess(settings, provider, Timed(TIMED, TIMED), weight)
+        assert control == "passed", why
 
 
 # -- gate ----------------------------------------------------------------------------------------

@@ -606,3 +606,20 @@ def test_fullname_override_and_long_names(render: Render) -> None:
         assert len(name.split("/")[1]) <= 63
     docs = render({"fullnameOverride": "llm"})
     assert "Deployment/llm-stable" in docs.names()
+
+
+def test_shadow_mirrors_the_route_to_the_canary_while_stable_answers(render: Render) -> None:
+    """canary.shadow: the weighted rule gets a RequestMirror filter to the canary Service; the
+    clients' answers still come from the backendRefs (stable 100, canary 0)."""
+    shadow = {**CANARY_WEIGHTED, "canary": {**CANARY_WEIGHTED["canary"], "weight": 0,
+                                            "shadow": True}, "traffic": GATEWAY}
+    (rule,) = render(shadow).get("HTTPRoute", "sentiment")["spec"]["rules"]
+    assert rule["filters"] == [{"type": "RequestMirror", "requestMirror": {
+        "backendRef": {"name": "sentiment-canary", "port": 80}}}]
+    assert {b["name"]: b["weight"] for b in rule["backendRefs"]} == {
+        "sentiment-stable": 100, "sentiment-canary": 0}
+    # no shadow, or no canary: no filter
+    plain = {**shadow, "canary": {**shadow["canary"], "shadow": False}}
+    assert "filters" not in render(plain).get("HTTPRoute", "sentiment")["spec"]["rules"][0]
+    off = {**shadow, "canary": {"enabled": False, "shadow": True}}
+    assert "filters" not in render(off).get("HTTPRoute", "sentiment")["spec"]["rules"][0]

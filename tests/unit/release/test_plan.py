@@ -229,3 +229,17 @@ def test_rollback(current: Desired, warm: bool, method: str, expected: list[obje
     assert got_method == method
     assert summary(got) == expected
     assert not any(step.analyse for step in got.steps)  # a rollback window: no analysis
+
+
+def test_a_shadow_step_mirrors_before_the_first_weighted_step() -> None:
+    shadowed = replace(S, canary=CanarySettings((25, 100), 1.0, shadow=30.0))
+    current = Desired("canary", 4, stable=V1)
+    p = plan.deploy(shadowed, current, V2)
+    first = p.steps[0]
+    assert (first.name, first.weight, first.analyse, first.interval) == ("shadow", 0, True, 30)
+    assert [(d.canary, d.weight, d.shadow) for d in first.applies] == [(V2, 0, True)]
+    assert [s.name for s in p.steps[1:]] == ["canary-25", "canary-100", "bake", "promote"]
+    assert not any(d.shadow for s in p.steps[1:] for d in s.applies)
+    # resuming a paused canary (already past its shadow) does not mirror again
+    paused = Desired("canary", 4, stable=V1, canary=V2, weight=25)
+    assert "shadow" not in [s.name for s in plan.resume(shadowed, paused).steps]

@@ -185,3 +185,25 @@ deploy:
     got = load(tmp_path, text)
     analysis = factory.from_settings(got, config.load(tmp_path / "modelship.yaml"), environ={})
     assert factory.on_inconclusive(analysis) == policy
+
+
+SHADOWED = ("model: {name: m}\ndeploy:\n  canary: {shadow: 45s, steps: [50]}\n"
+            "  values: {traffic: {mode: gateway-api}}\n")
+
+
+def test_shadow_is_a_duration_on_a_canary_routed_by_the_gateway_api(tmp_path: Path) -> None:
+    assert load(tmp_path, SHADOWED).canary.shadow == 45
+    assert load(tmp_path, "model: {name: m}\n").canary.shadow == 0
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("model: {name: m}\ndeploy:\n  canary: {shadow: 45s}\n",
+     "deploy.canary.shadow: a shadow step mirrors requests with the Gateway API; this release "
+     "has strategy canary and traffic.mode replicas"),
+    (SHADOWED.replace("deploy:\n", "deploy:\n  strategy: blue-green\n"),
+     "strategy blue-green and traffic.mode gateway-api"),
+    ("model: {name: m}\ndeploy:\n  canary: {shadow: soon}\n", "deploy.canary.shadow"),
+])
+def test_shadow_elsewhere_is_exit_2_naming_the_key(tmp_path: Path, text: str,
+                                                   words: str) -> None:
+    assert words in refused(tmp_path, text)

@@ -24,15 +24,21 @@ V2 = Version("reg:5000/m@sha256:" + "2" * 64, "2.0.0")
             Desired("rolling", 3, stable=V1),
             {"strategy": "rolling", "stable": {"replicas": 3, "image": V1.image,
                                                "version": "1.0.0"},
-             "canary": {"enabled": False, "image": "", "version": "", "weight": 0}},
+             "canary": {"enabled": False, "image": "", "version": "", "weight": 0,
+                        "shadow": False}},
             id="rolling"),
         pytest.param(
             Desired("canary", 4, stable=V1, canary=V2, weight=25),
             {"strategy": "canary", "stable": {"replicas": 4, "image": V1.image,
                                               "version": "1.0.0"},
              "canary": {"enabled": True, "image": V2.image, "version": "2.0.0",
-                        "weight": 25}},
+                        "weight": 25, "shadow": False}},
             id="canary-25"),
+        pytest.param(
+            Desired("canary", 4, stable=V1, canary=V2, weight=0, shadow=True),
+            {"canary": {"enabled": True, "image": V2.image, "version": "2.0.0",
+                        "weight": 0, "shadow": True}},
+            id="canary-shadow"),
         pytest.param(
             Desired("blue-green", 2, blue=V1, green=V2, active="green", idle_replicas=0),
             {"strategy": "blue-green", "stable": {"replicas": 2},

@@ -12,6 +12,7 @@ The release runner sees only `base.Analysis`: after a step's traffic is in place
 
 Modules: settings (deploy.analysis -> frozen settings), counts (per-track counts, histogram
 buckets), prometheus (HTTP API provider), probe (eval rows through modelship.serving), judge
-(pure e-processes), decide (pure verdict policy), canary (the loop), factory, summary,
+(pure e-processes), llm (time to first token, tokens/s: checks on the probes' streamed
+answers), decide (pure verdict policy), canary (the loop), factory, summary,
 preflight (before a deploy: can the probes read a prediction from the version serving now).
 """

@@ -53,6 +53,7 @@ class StepContext:
     stable: Endpoint | None = None  # the version in production now
     canary: Endpoint | None = None  # the new version (canary track or preview colour)
     labels: Mapping[str, str] = field(default_factory=dict)  # {track}, {release}, ... for queries
+    mirrored: bool = False  # shadow: the new version gets a copy of every live request
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from modelship.release.analysis import llm
 from modelship.release.analysis.base import Progress, StepContext, StepVerdict
 from modelship.release.analysis.counts import Counts, quantile
 from modelship.release.analysis.decide import (
@@ -43,6 +44,7 @@ class ProbeOutcome:
     verdict: ProbeVerdict  # inconclusive: a configured probe check measured nothing
     reason: str
     evidence: dict[str, Any]
+    streams: llm.Streams | None = None  # each version's timed (streamed) answers, per row
 
 
 class Prober(Protocol):
@@ -103,8 +105,8 @@ class CanaryAnalysis:
     def _run(self, step: StepContext, progress: Progress, interval: float) -> StepVerdict:
         s = self.settings
         canary_track, stable_track = tracks(step)
-        traffic_needed = self.provider is not None and step.weight > 0
-        labels = Labels(step.namespace, step.release)
+        traffic_needed = self.provider is not None and (step.weight > 0 or step.mirrored)
+        labels = Labels(step.namespace, step.release, step.labels.get("fullname"))
         last: dict[str, Counts | None] = {CANARY: None, STABLE: None}
         unreachable: str | None = None
         looks = 0
@@ -119,7 +121,11 @@ class CanaryAnalysis:
                     probe.verdict == "inconclusive"
                     and self._clock() - probed_at >= interval)):
                 probed_at = self._clock()
-                probe = self.prober.probe(step, progress)
+                # one probe round is one look for the checks the probes time (llm.py)
+                probe = llm.observe(self.judge, self.prober.probe(step, progress))
+                timed = llm.progress_line(probe)
+                if timed:
+                    progress(f"{step.step}: {timed}")
             now = self._clock()
             if traffic_needed and self.provider is not None:
                 looks += 1
@@ -157,7 +163,7 @@ class CanaryAnalysis:
     def _never_judged(self, step: StepContext) -> Decision | None:
         """A step without live traffic (a blue-green preview) and without probes, whose
         traffic checks no bake will judge either: they would never yield a value."""
-        if self.provider is None or step.weight > 0 or self.prober is not None \
+        if self.provider is None or step.weight > 0 or step.mirrored or self.prober is not None \
                 or self.settings.bake > 0:
             return None
         return Decision("inconclusive", "no-data",
@@ -179,6 +185,7 @@ class CanaryAnalysis:
             "canary_share": share,
             "tracks": {CANARY: track_evidence(canary), STABLE: track_evidence(stable)},
             "checks": [r.as_dict() for r in self.judge.results()],
+            "rejected": [r.test.name for r in self.judge.rejected()],
             "alpha": self.settings.alpha,
             "min_requests": self.settings.min_requests,
             "looks": looks,

@@ -61,11 +61,10 @@ class Decision:
 def decide(look: Look) -> Decision | None:
     if look.rejected:
         first = look.rejected[0]
-        return Decision("failed", "traffic",
-                        f"traffic: {first.test.name}: e-value {first.statistic:.3g} >= "
-                        f"{first.threshold:g} (canary {_rate(first.canary_rate)}"
-                        + (f", stable {_rate(first.stable_rate)})"
-                           if first.test.kind == "compare" else ")"))
+        source: DecidedBy = "probes" if first.test.measured is not None else "traffic"
+        return Decision("failed", source,
+                        f"{source}: {first.test.name}: e-value {first.statistic:.3g} >= "
+                        f"{first.threshold:g} ({_rates(first)})")
     if look.probes == "failed":
         return Decision("failed", "probes", f"probes: {look.probe_reason}")
     elapsed = look.now - look.started_at
@@ -120,6 +119,8 @@ def unmeasured(tests: Sequence[Check], canary: Counts | None, stable: Counts | N
     stable, unless the canary has all the traffic (weight 100: nothing left to compare)."""
     out = []
     for test in tests:
+        if test.measured is not None:  # timed by the probes: llm.observe says what it missed
+            continue
         what = "requests" if test.event.slower_than is None else "latency histogram"
         if not test.event.count(canary or Counts(None))[0] > 0:  # 0 or NaN
             out.append(f"{test.name} (no {what} on the canary)")
@@ -137,6 +138,16 @@ def _passed_reason(look: Look) -> str:
     if look.probes == "passed":
         parts.append(f"probes: {look.probe_reason}")
     return "; ".join(parts) or "nothing to judge: no live traffic and no probes"
+
+
+def _rates(result: CheckResult) -> str:
+    canary, stable = _rate(result.canary_rate), _rate(result.stable_rate)
+    if result.test.kind != "compare":
+        return f"canary {canary}"
+    measured = result.test.measured
+    if measured is not None and measured.above is None:  # the paired sign test
+        return f"canary worse on {canary} of rows, better on {stable}"
+    return f"canary {canary}, stable {stable}"
 
 
 def _rate(value: float | None) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from modelship.config import Config
 from modelship.errors import ConfigError
+from modelship.release.analysis import packs
 from modelship.release.analysis.base import (
     Analysis,
     Progress,
@@ -24,6 +25,7 @@ from modelship.release.analysis.prometheus import (
     default_queries,
 )
 from modelship.release.analysis.settings import URL_ENV, AnalysisSettings, parse_release
+from modelship.release.values import traffic_mode
 
 
 class ReleaseLike(Protocol):
@@ -31,6 +33,9 @@ class ReleaseLike(Protocol):
 
     @property
     def analysis_key(self) -> str: ...
+
+    @property
+    def strategy(self) -> str: ...
 
     @property
     def values(self) -> Mapping[str, Any]: ...
@@ -51,8 +56,10 @@ def from_settings(settings: ReleaseLike | AnalysisSettings | None, cfg: Config, 
     deploy.analysis and for what can only be checked now (no Prometheus URL anywhere,
     unreadable token or CA file).
     """
+    strategy = None
     if settings is not None and not isinstance(settings, AnalysisSettings):
         chart_values = chart_values if chart_values is not None else settings.values
+        strategy = settings.strategy
         settings = parse_release(cfg, settings.analysis_key)
     if settings is None:
         return ReadinessOnly()
@@ -61,7 +68,7 @@ def from_settings(settings: ReleaseLike | AnalysisSettings | None, cfg: Config, 
     env = os.environ if environ is None else environ
     provider = None
     if settings.prometheus.url or env.get(URL_ENV, "").strip():
-        queries = {**default_queries(MetricNames.from_values(chart_values)), **settings.queries}
+        queries = metric_queries(settings, cfg, chart_values, strategy)
         provider = PrometheusProvider(Client.from_settings(settings.prometheus, env), queries)
     prober = _prober(settings, cfg)
     if provider is None and prober is None:
@@ -72,12 +79,46 @@ def from_settings(settings: ReleaseLike | AnalysisSettings | None, cfg: Config, 
     return CanaryAnalysis(settings, provider, prober, warmup=warmup.from_config(cfg))
 
 
+def metric_queries(settings: AnalysisSettings, cfg: Config,
+                   chart_values: Mapping[str, Any] | None, strategy: str | None,
+                   ) -> dict[str, str]:
+    """The PromQL templates: the pack's (deploy.analysis.metrics), then the user's queries.
+    A check whose series the pack lacks, or a gateway pack on a release the gateway does not
+    split by track, is exit 2 before anything is changed."""
+    app = packs.app_pack(**default_queries(MetricNames.from_values(chart_values)))
+    mode = traffic_mode(chart_values)
+    chosen = packs.pack(settings.metrics, app, mode)
+    key = f"{settings.key}.metrics"
+    if chosen.needs_gateway and (mode != "gateway-api" or strategy not in (None, "canary")):
+        raise ConfigError(
+            f"metrics: {settings.metrics} reads {chosen.source}, which tell the tracks apart "
+            f"only when a canary's tracks are routed to Services of their own; this release "
+            f"has strategy {strategy or '?'} and traffic.mode {mode}",
+            file=cfg.file, key=key,
+            hint="use deploy.strategy canary with deploy.values.traffic.mode gateway-api, "
+                 "or metrics: app / a runtime pack")
+    queries = {**chosen.queries(), **settings.queries}
+    for check in settings.tests:
+        if check.measured is not None:  # timed by the probes, not counted by Prometheus
+            continue
+        needed = "errors" if check.event.slower_than is None else "latency"
+        if needed not in queries:
+            raise ConfigError(
+                f"{check.name} needs the {needed} series, and metrics: {settings.metrics} "
+                f"({chosen.source}) has none", file=cfg.file, key=key,
+                hint=f"set {settings.key}.queries.{needed}, drop the check, or route the "
+                     "canary through the Gateway API (traffic.mode gateway-api) so the "
+                     "gateway counts it")
+    return queries
+
+
 def _prober(settings: AnalysisSettings, cfg: Config) -> Prober | None:
     if settings.probes is None:
         return None
     from modelship.release.analysis.probe import ServeProber
 
-    return ServeProber.from_config(settings.probes, cfg)
+    timed = any(test.measured is not None for test in settings.tests)  # ttft_ms, ...
+    return ServeProber.from_config(settings.probes, cfg, stream=timed)
 
 
 def segment_share(segment: int) -> float:

@@ -36,6 +36,15 @@ Ville's inequality: P(sup_t M_t >= 1/a) <= a. Looking after every scrape costs n
 x_t bad ones; under "rate <= p0" x_t is at most Binomial(n_t, p0). The same formula with
 rho = p0 and B = n gives an e-process against the limit (r is then the odds ratio).
 
+**LLM latency from the probes** (`compare: {ttft_ms: ..., inter_token_ms: ...,
+tokens_per_s: stable}`, release/analysis/llm.py). The probes send the same eval rows to both
+versions once per round and time each streamed answer. `{above: MS}` counts, per version, the
+answers whose value exceeds MS: the canary-vs-stable formula above, with rho the canary's share
+of timed answers. `stable` is a paired sign test: per row answered by both, the canary is worse
+or better (ties dropped); on identical versions "worse" is a fair coin, so x = worse rows of
+B = worse + better with rho = 1/2 is the same e-process (r is then the odds of "worse"). Each
+probe round is one look, in the same judge: one alpha for traffic and probe checks together.
+
 **Several tests**: with m tests, test i fails when M_i >= m / alpha (Bonferroni), so the
 chance that any fails on identical versions (or on a canary exactly at its limits) is <= alpha.
 
@@ -86,13 +95,44 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """A check on values the probes time per streamed answer, not on traffic counts."""
+
+    metric: str  # ttft_ms | inter_token_ms | tokens_per_s
+    above: float | None = None  # the share of answers above this vs stable; None: sign test
+    higher_is_better: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.above is not None:
+            return f"probe answers with {self.metric} above {self.above:g}"
+        return f"rows where the canary's {self.metric} was worse"
+
+
+@dataclass(frozen=True)
 class Check:
-    """One sequential test. `limit` is p0 for a threshold test, None for canary vs stable."""
+    """One sequential test. `limit` is p0 for a threshold test, None for canary vs stable.
+    `measured`: fed by the probes' timed answers (Judge.observe_tally), not by traffic."""
 
     name: str  # e.g. "error_rate vs stable", "latency_p95_ms <= 300"
     kind: Literal["compare", "threshold"]
     event: Event
     limit: float | None = None
+    measured: Measured | None = None
+
+    @property
+    def label(self) -> str:
+        return self.measured.label if self.measured is not None else self.event.label
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one look saw for one check: bad events among the counted on each version."""
+
+    canary: float
+    canary_bad: float
+    stable: float = 0.0
+    stable_bad: float = 0.0
 
 
 class EProcess:
@@ -132,7 +172,7 @@ class CheckResult:
     stable_rate: float | None
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.test.name, "kind": self.test.kind, "event": self.test.event.label,
+        return {"name": self.test.name, "kind": self.test.kind, "event": self.test.label,
                 "limit": self.test.limit, "statistic": _finite(self.statistic),
                 "threshold": self.threshold, "rejected": self.rejected,
                 "canary_rate": self.canary_rate, "stable_rate": self.stable_rate}
@@ -153,23 +193,33 @@ class Judge:
         self._rejected = [False] * len(self.tests)
 
     def observe(self, canary: Counts, stable: Counts) -> None:
+        """One look at the traffic: every check that is not measured by the probes."""
         for i, test in enumerate(self.tests):
-            n_c, x_c = test.event.count(canary)
-            n_s, x_s = test.event.count(stable)
-            totals = self._totals[i]
-            totals[0] += n_c
-            totals[1] += x_c
-            totals[2] += n_s
-            totals[3] += x_s
-            process = self._processes[i]
-            if test.kind == "compare":
-                if n_c > 0 and n_s > 0:
-                    process.update(x_c, x_c + x_s, n_c / (n_c + n_s))
-            else:
-                assert test.limit is not None
-                process.update(x_c, n_c, test.limit)
-            if process.log_value >= math.log(self.threshold):
-                self._rejected[i] = True
+            if test.measured is None:
+                n_c, x_c = test.event.count(canary)
+                n_s, x_s = test.event.count(stable)
+                self._update(i, Tally(n_c, x_c, n_s, x_s))
+
+    def observe_tally(self, test: Check, tally: Tally) -> None:
+        """One look for one check (a probe round for a measured check)."""
+        self._update(self.tests.index(test), tally)
+
+    def _update(self, i: int, tally: Tally) -> None:
+        test, totals = self.tests[i], self._totals[i]
+        n_c, x_c, n_s, x_s = tally.canary, tally.canary_bad, tally.stable, tally.stable_bad
+        totals[0] += n_c
+        totals[1] += x_c
+        totals[2] += n_s
+        totals[3] += x_s
+        process = self._processes[i]
+        if test.kind == "compare":
+            if n_c > 0 and n_s > 0:
+                process.update(x_c, x_c + x_s, n_c / (n_c + n_s))
+        else:
+            assert test.limit is not None
+            process.update(x_c, n_c, test.limit)
+        if process.log_value >= math.log(self.threshold):
+            self._rejected[i] = True
 
     def results(self) -> list[CheckResult]:
         out = []

@@ -34,7 +34,9 @@ from modelship.errors import UsageError
 from modelship.gate import judge as gate_judge
 from modelship.release.analysis.base import Endpoint, Progress, StepContext
 from modelship.release.analysis.canary import ProbeOutcome
+from modelship.release.analysis.llm import Streams
 from modelship.release.analysis.settings import PROBE_METRICS, ProbeSettings
+from modelship.serving.sse import Timing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +49,8 @@ class VersionProbe:
     predictions: tuple[str | None, ...]  # per row, None when it failed
     failure: str = ""  # the commonest failure: its cause and one answer, for the reason
     unreadable: bool = False  # every failure is an answer with no prediction in it
+    timings: tuple[Timing | None, ...] = ()  # per row, streamed answers only (llm.py)
+    unstreamed: int = 0  # answers read whole although streaming was asked for
 
     @property
     def measured(self) -> bool:
@@ -80,15 +84,21 @@ def agreement(new: VersionProbe, current: VersionProbe) -> float | None:
 class ServeProber:
     def __init__(self, settings: ProbeSettings, spec: serving.ServeSpec,
                  rows: Sequence[serving.Row], tolerances: Sequence[gate_judge.Tolerance],
-                 gate_baseline: dict[str, float] | None = None) -> None:
+                 gate_baseline: dict[str, float] | None = None, *,
+                 stream: bool = False) -> None:
         self.settings = settings
-        self.spec = dataclasses.replace(spec, retries=0)
+        # stream: a check times the tokens (llm.py), so OpenAI presets are asked for SSE, one
+        # request at a time: a time to first token is then the model's, not the wait behind
+        # our own probes (and llama-cpp-python does not cut a stream for the next request)
+        self.spec = dataclasses.replace(spec, retries=0, stream=stream,
+                                        concurrency=1 if stream else spec.concurrency)
         self.rows = list(rows)
         self.tolerances = list(tolerances)
         self.gate_baseline = gate_baseline or {}
 
     @classmethod
-    def from_config(cls, settings: ProbeSettings, cfg: Config) -> ServeProber:
+    def from_config(cls, settings: ProbeSettings, cfg: Config, *,
+                    stream: bool = False) -> ServeProber:
         """Reads the eval set and the tolerances now: a mistake is exit 2 before any step."""
         spec = serving.ServeSpec.from_config(cfg)
         rows = serving.load_rows(settings.eval_set, settings.rows)
@@ -104,7 +114,7 @@ class ServeProber:
             path = cfg.get_path("gate.baseline.report")
             if path.is_file():
                 baseline = gate_judge.load_baseline(path, None).metrics
-        return cls(settings, spec, rows, tolerances, baseline)
+        return cls(settings, spec, rows, tolerances, baseline, stream=stream)
 
     def probe(self, step: StepContext, progress: Progress) -> ProbeOutcome:
         if step.canary is None:  # configured but nothing to ask: never a pass
@@ -118,7 +128,20 @@ class ServeProber:
         if step.stable is not None:
             progress(f"{step.step}: probing the same rows on the current version")
             current = self._ask(step.stable)
-        return self.judge(new, current)
+        return self.outcome(new, current)
+
+    def outcome(self, new: VersionProbe, current: VersionProbe | None) -> ProbeOutcome:
+        """judge(), with each version's timed answers when the probes stream (llm.py feeds
+        them to the release's judge)."""
+        outcome = self.judge(new, current)
+        if not self.spec.stream:
+            return outcome
+        why = "; ".join(f"{who}: {p.unstreamed} of {p.rows} answers had no streamed text "
+                        "(does the server support \"stream\": true?)"
+                        for who, p in (("new version", new), ("current version", current))
+                        if p is not None and p.unstreamed)
+        streams = Streams(new.timings, None if current is None else current.timings, why)
+        return dataclasses.replace(outcome, streams=streams)
 
     def _ask(self, endpoint: Endpoint) -> VersionProbe:
         with serving.Client(self.spec, sessions=endpoint.sessions) as client:
@@ -126,11 +149,13 @@ class ServeProber:
                               client=client)
         predictions: list[str | None] = []
         latencies: list[float] = []
+        timings: list[Timing | None] = []
         labelled = correct = 0
         for result in run.results:
             answer = result.answer
             prediction = None if not answer.ok else str(answer.prediction)
             predictions.append(prediction)
+            timings.append(answer.timing if answer.ok else None)
             if answer.ok and answer.latency_ms is not None:
                 latencies.append(answer.latency_ms)
             if result.row.has_reference:
@@ -140,9 +165,10 @@ class ServeProber:
         failure = "" if commonest is None else _failure_text(commonest.example)
         unreadable = bool(run.failures.total) and all(
             group.kind in UNREADABLE for group in run.failures.groups())
-        return VersionProbe(len(run.results), sum(p is not None for p in predictions),
-                            labelled, correct, tuple(latencies), tuple(predictions), failure,
-                            unreadable)
+        answered = sum(p is not None for p in predictions)
+        return VersionProbe(len(run.results), answered, labelled, correct, tuple(latencies),
+                            tuple(predictions), failure, unreadable, tuple(timings),
+                            answered - sum(t is not None for t in timings))
 
     def judge(self, new: VersionProbe, current: VersionProbe | None) -> ProbeOutcome:
         """passed, failed, or inconclusive when a configured check measured nothing. The new

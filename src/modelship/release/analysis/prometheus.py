@@ -1,12 +1,14 @@
 """Traffic evidence from Prometheus' HTTP API: per-track request, error and latency-bucket
 counts since a step began.
 
-Queries are PromQL templates with {track}, {namespace}, {release} and {window} (seconds since
-the step began, e.g. `95s`). The defaults select the chart's series by its labels
-(`namespace`, `track`; the chart's ServiceMonitor relabels pods' track and model version) and
-the metric names of its `monitoring.metrics` values (the example server's
-`http_requests_total{status}` and `model_latency_seconds` histogram), errors being `5..`
-statuses as in the chart's PrometheusRule:
+Queries are PromQL templates with {track}, {namespace}, {release}, {fullname} (the base of the
+chart's object names: the release unless fullnameOverride) and {window} (seconds since the
+step began, e.g. `95s`). `deploy.analysis.metrics` picks them from a pack (packs.py). The
+defaults (pack `app`) select the chart's series by its labels (`namespace`, `track`; the
+chart's ServiceMonitor relabels pods' track and model version) and the metric names of its
+`monitoring.metrics` values (the example server's `http_requests_total{status}` and
+`model_latency_seconds` histogram), errors being `5..` statuses as in the chart's
+PrometheusRule:
 
     requests  http_requests_total{namespace="{namespace}",track="{track}"}[{lookback}]
     errors    http_requests_total{namespace="{namespace}",track="{track}",status=~"5.."}[{lookback}]
@@ -85,6 +87,7 @@ class Labels:
 
     namespace: str
     release: str
+    fullname: str | None = None  # None: the release's name (no fullnameOverride)
 
 
 LOOKBACK = 120.0  # seconds before a window that {lookback} adds: a sample to count from
@@ -92,10 +95,11 @@ LOOKBACK = 120.0  # seconds before a window that {lookback} adds: a sample to co
 
 def render(template: str, *, track: str, labels: Labels, window_seconds: float) -> str:
     values = {"track": track, "namespace": labels.namespace, "release": labels.release,
+              "fullname": labels.fullname or labels.release,
               "window": f"{max(math.ceil(window_seconds), 1)}s",
               "lookback": f"{math.ceil(window_seconds + LOOKBACK)}s"}
     # only our placeholders: PromQL's own braces ({status=~"5.."}) stay as they are
-    return re.sub(r"\{(track|namespace|release|window|lookback)\}",
+    return re.sub(r"\{(track|namespace|release|fullname|window|lookback)\}",
                   lambda m: _escape(values[m.group(1)]), template)
 
 

@@ -13,6 +13,7 @@ analysis:
   queries: {requests: ..., errors: ..., latency: ...}   # PromQL templates
   probes: {eval_set: eval/eval.jsonl, rows: 200, agreement: ">= 0.9", tolerance: {accuracy: 0.02}}
   bake: 0s
+  metrics: app           # app | gateway | vllm | tgi | triton | mlserver | bentoml (packs.py)
 ```
 An environment may override single keys (`environments.<name>.analysis.alpha`): `parse` reads
 each key from the override when it has it, so an error names the key the value came from.
@@ -31,17 +32,19 @@ from typing import Any, Literal
 from modelship.config import Config, suggest
 from modelship.errors import ConfigError
 from modelship.gate.judge import Tolerance, parse_expression, parse_tolerance
+from modelship.release.analysis import llm
 from modelship.release.analysis.judge import Check, Event
+from modelship.release.analysis.packs import PACK_NAMES
 
 KEYS = ("prometheus", "alpha", "min_requests", "on_inconclusive", "max_wait", "compare",
-        "thresholds", "queries", "probes", "bake")
+        "thresholds", "queries", "probes", "bake", "metrics")
 PROMETHEUS_KEYS = ("url", "bearer_token_env", "bearer_token_file", "ca_file", "timeout",
                    "retries")
 PROBE_KEYS = ("eval_set", "rows", "agreement", "tolerance")
 QUERY_NAMES = ("requests", "errors", "latency")
-PLACEHOLDERS = ("track", "namespace", "release", "window", "lookback")
+PLACEHOLDERS = ("track", "namespace", "release", "fullname", "window", "lookback")
 POLICIES = ("hold", "abort", "promote")
-COMPARE_KEYS = ("error_rate", "latency_ms")
+COMPARE_KEYS = ("error_rate", "latency_ms", "ttft_ms", "inter_token_ms", "tokens_per_s")
 THRESHOLD_NAMES = ("error_rate", "success_rate", "latency_p50_ms", "latency_p90_ms",
                    "latency_p95_ms", "latency_p99_ms")
 PROBE_METRICS = ("accuracy", "error_rate", "latency_p95_ms")
@@ -86,6 +89,7 @@ class AnalysisSettings:
     queries: Mapping[str, str] = field(default_factory=dict)
     probes: ProbeSettings | None = None
     bake: float = 0.0
+    metrics: str = "app"  # the metric pack (packs.py) the default queries come from
     key: str = "deploy.analysis"  # where it was read, for later messages
 
     @property
@@ -132,7 +136,7 @@ def parse(cfg: Config, key: str = "deploy.analysis",
                                 f"unknown key; expected one of {', '.join(KEYS)}",
                                 hint=suggest(str(name), KEYS))
     read = _Reader(cfg, key, override if override and cfg.has(override) else None)
-    return AnalysisSettings(
+    settings = AnalysisSettings(
         prometheus=_prometheus(read),
         alpha=_alpha(read),
         min_requests=cfg.get_int(read.key("min_requests"), 200, minimum=0),
@@ -143,8 +147,31 @@ def parse(cfg: Config, key: str = "deploy.analysis",
         queries=_queries(read),
         probes=_probes(read),
         bake=cfg.get_duration(read.key("bake"), 0),
+        metrics=cfg.get_str(read.key("metrics"), "app", choices=PACK_NAMES),
         key=key,
     )
+    _streamed(read, settings)
+    return settings
+
+
+def _streamed(read: _Reader, settings: AnalysisSettings) -> None:
+    """Checks on streamed tokens (ttft_ms, ...) need probes that stream: an OpenAI preset's
+    server (serve.protocol) asked by deploy.analysis.probes. Said now, before any step."""
+    timed = [t.measured.metric for t in settings.compare if t.measured is not None]
+    if not timed:
+        return
+    where = f"compare.{timed[0]}"
+    protocol = read.cfg.raw("serve.protocol", "custom")
+    if protocol not in llm.PROTOCOLS:
+        raise read.error(where, f"needs streamed answers to time the tokens: the probes measure "
+                                f"it on serve.protocol {' or '.join(llm.PROTOCOLS)}, and "
+                                f"serve.protocol is {protocol!r}",
+                         hint="use latency_ms / error_rate for this runtime, or serve it "
+                              "through its OpenAI-compatible API")
+    if settings.probes is None:
+        raise read.error(where, "is measured by the probes, and none are configured",
+                         hint=f"set {settings.key}.probes (eval_set, rows): the probes "
+                              "stream each row to both versions and time the tokens")
 
 
 def _alpha(read: _Reader) -> float:
@@ -223,6 +250,11 @@ def _compare(read: _Reader) -> tuple[Check, ...]:
                                        f"of requests slower than MS), got {value!r}")
             tests.append(Check(f"latency > {above:g} ms vs stable", "compare",
                               Event(slower_than=float(above) / 1000)))
+        elif name in llm.METRICS:
+            try:
+                tests.append(llm.parse(str(name), value))
+            except ValueError as e:
+                raise cfg.error(where, str(e)) from None
         else:
             raise cfg.error(where, f"unknown comparison; expected one of "
                                    f"{', '.join(COMPARE_KEYS)}",
@@ -337,4 +369,5 @@ def describe(settings: AnalysisSettings) -> dict[str, Any]:
     return {"alpha": settings.alpha, "min_requests": settings.min_requests,
             "on_inconclusive": settings.on_inconclusive, "max_wait": settings.max_wait,
             "tests": [t.name for t in settings.tests], "bake": settings.bake,
+            "metrics": settings.metrics,
             "probes": settings.probes is not None}

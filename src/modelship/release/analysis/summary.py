@@ -38,11 +38,44 @@ def render(steps: Sequence[Mapping[str, Any]]) -> str:
     if not steps:
         return "_no analysed steps_\n"
     parts = ["#### Canary analysis", "", markdown.table(HEADERS, rows(steps))]
+    timed = llm_rows(steps)
+    if timed:
+        parts += ["LLM latency from the probes' streamed answers:", "",
+                  markdown.table(LLM_HEADERS, timed)]
     reasons = [f"- **{s.get('name')}**: {_reason(s)}" for s in steps if _reason(s)]
     if reasons:
         parts += ["\n".join(reasons), ""]
     parts.append(charts(steps))
     return "\n".join(p for p in parts if p)
+
+
+LLM_HEADERS = ("step", "canary TTFT p50 / p95 ms", "stable TTFT p50 / p95 ms",
+               "canary tokens/s", "stable tokens/s", "rejected")
+
+
+def llm_rows(steps: Sequence[Mapping[str, Any]]) -> list[tuple[object, ...]]:
+    """Per step with timed probe answers: each version's TTFT p50/p95 and median tokens/s,
+    and the checks that rejected (e.g. "ttft_ms > 100 ms vs stable")."""
+    out: list[tuple[object, ...]] = []
+    for step in steps:
+        evidence = step.get("evidence") or {}
+        timed = (evidence.get("probes") or {}).get("llm")
+        if not timed:
+            continue
+        canary, stable = timed.get("canary") or {}, timed.get("stable") or {}
+        out.append((step.get("name"), _pair(canary), _pair(stable),
+                    _number(canary.get("tokens_per_s_p50")),
+                    _number(stable.get("tokens_per_s_p50")),
+                    ", ".join(evidence.get("rejected") or []) or "-"))
+    return out
+
+
+def _pair(stats: Mapping[str, Any]) -> str:
+    return f"{_number(stats.get('ttft_p50_ms'))} / {_number(stats.get('ttft_p95_ms'))}"
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def charts(steps: Sequence[Mapping[str, Any]]) -> str:

@@ -1,0 +1,139 @@
+"""A canary judged by the Gateway's own metrics (`deploy.analysis.metrics: gateway`), with no
+metrics endpoint in the app: the example model runs with METRICS_PATH empty (GET /metrics is
+404) and the chart's monitoring off, live traffic goes through the test bed's Gateway
+(Traefik, an HTTPRoute with the canary's weight), and Prometheus reads Traefik's per-backend
+counters and latency histogram. A good version is promoted; the flaky one (every fifth
+request a 500, +300 ms) is aborted with exit 1, production still answering.
+
+Then a shadow step on the same Gateway: Traefik's Gateway API provider does not list
+HTTPRouteRequestMirror among its GatewayClass's supported features, so `deploy` refuses it
+with exit 2 before the lock or helm, and nothing changes."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from testbed import load
+from tests.integration.release.conftest import Images, Project
+from tests.support.images import build_and_push
+from tests.support.kube import wait_for
+from tests.support.real_node import answering, service_url
+
+pytestmark = pytest.mark.integration
+
+RPS = 25.0
+
+
+@pytest.fixture(scope="module")
+def quiet_images(variant_images: Images, registry: Any, docker_client: Any) -> Images:
+    """1.0.0, 2.0.0 and flaky with no metrics endpoint at all."""
+    auth = {"username": registry.user, "password": registry.password}
+    digests = dict(variant_images.digests)
+    for version in ("1.0.0", "2.0.0", "flaky"):
+        quiet = f"{version}-quiet"
+        dockerfile = (f"FROM {variant_images.pinned(version)}\nENV METRICS_PATH=\n"
+                      f'LABEL org.opencontainers.image.version="{quiet}"\n')
+        digests[quiet] = build_and_push(docker_client, variant_images.repository, quiet,
+                                        {"Dockerfile": dockerfile}, auth)
+    return Images(variant_images.repository, digests)
+
+
+@pytest.fixture
+def gateway_production(real_project: Project, quiet_images: Images,
+                       traffic: dict[str, str]) -> tuple[Project, str, dict[str, str]]:
+    """1.0.0-quiet serving behind the Gateway; (project, prediction URL, Host header)."""
+    proj = real_project
+    proj.images = quiet_images
+    gateway_ns, gateway_name = traffic["MODELSHIP_TEST_GATEWAY_NAME"].split("/")
+    host = f"{proj.namespace}-{uuid.uuid4().hex[:6]}.gateway.test"
+    proj.config["serve"] = {"port": 8080, "health": "/healthz", "predict": "/predict"}
+    values = {**proj.config["deploy"]["values"], "traffic": {
+        "mode": "gateway-api", "gatewayApi": {"hostnames": [host], "parentRefs": [
+            {"name": gateway_name, "namespace": gateway_ns, "sectionName": "http"}]}}}
+    proj.write(values=values, canary={"steps": [25, 50, 100], "interval": "5s"}, analysis={
+        "prometheus": traffic["MODELSHIP_TEST_PROMETHEUS"], "metrics": "gateway",
+        "alpha": 0.01, "min_requests": 30, "on_inconclusive": "hold", "max_wait": "60s",
+        "compare": {"error_rate": "stable", "latency_ms": {"above": 250}}})
+    proj.deploy("1.0.0-quiet")
+    url, headers = f"{traffic['MODELSHIP_TEST_GATEWAY']}/predict", {"Host": host}
+
+    def answers() -> bool:
+        try:
+            return requests.post(url, json={"text": "fine"}, headers=headers,
+                                 timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(lambda: all(answers() for _ in range(5)), "the route answering through the Gateway",
+             timeout=60, interval=1)
+    return proj, url, headers
+
+
+def test_the_app_exports_nothing_and_prometheus_has_none_of_its_series(
+        gateway_production: tuple[Project, str, dict[str, str]], kube: Any,
+        traffic: dict[str, str]) -> None:
+    proj, _, _ = gateway_production
+    stable = service_url(kube, proj.namespace, "sentiment-stable")
+    answering(stable)  # kube-proxy programs the Service a moment after the API shows it
+    metrics = requests.get(stable + "/metrics", timeout=10)
+    assert metrics.status_code == 404, metrics.text[:200]
+    found = requests.get(f"{traffic['MODELSHIP_TEST_PROMETHEUS']}/api/v1/query", params={
+        "query": f'count({{namespace="{proj.namespace}"}})'}, timeout=10).json()
+    assert found["data"]["result"] == [], found
+
+
+def test_gateway_metrics_promote_the_good_version_and_abort_the_flaky_one(
+        gateway_production: tuple[Project, str, dict[str, str]], tmp_path: Path) -> None:
+    proj, url, headers = gateway_production
+    with load.Load(url, rps=RPS, seconds=240, headers=headers).running() as sent:
+        good = proj.run("deploy", "--json", "--image", proj.images.ref("2.0.0-quiet"),
+                        timeout=300, check=0)
+    data = good.json
+    print(f"\ngateway good: {data['outcome']} in {good.seconds:.1f}s; load {sent.line()}")
+    assert data["outcome"] == "promoted", good.err[-3000:]
+    first = data["steps"][0]
+    assert (first["name"], first["verdict"]) == ("canary-25", "passed"), first
+    tracks = first["evidence"]["tracks"]
+    assert first["evidence"]["decided_by"] == "traffic"
+    assert tracks["canary"]["requests"] >= 30
+    assert tracks["stable"]["requests"] > tracks["canary"]["requests"]
+    assert proj.status()["stable"]["version"] == "2.0.0-quiet"
+
+    with load.Load(url, rps=RPS, seconds=240, headers=headers).running() as sent:
+        flaky = proj.run("deploy", "--json", "--image", proj.images.ref("flaky-quiet"),
+                         timeout=300, check=1)
+    data = flaky.json
+    print(f"gateway flaky: {data['outcome']} in {flaky.seconds:.1f}s; load {sent.line()}")
+    assert data["outcome"] == "aborted"
+    assert [(s["name"], s["verdict"]) for s in data["steps"]] == [("canary-25", "failed")]
+    evidence = data["steps"][0]["evidence"]
+    assert evidence["decided_by"] == "traffic"
+    rejected = [c for c in evidence["checks"] if c["rejected"]]
+    assert rejected, evidence["checks"]
+    assert all(c["canary_rate"] > (c["stable_rate"] or 0.0) for c in rejected)
+    status = proj.status()
+    assert status["stable"]["version"] == "2.0.0-quiet"
+    assert status["canary"] is None
+    codes = [requests.post(url, json={"text": "fine"}, headers=headers, timeout=5).status_code
+             for _ in range(20)]
+    assert codes == [200] * 20  # production answers, the flaky pods are gone
+
+
+def test_a_shadow_step_on_a_gateway_that_cannot_mirror_is_refused_before_any_change(
+        gateway_production: tuple[Project, str, dict[str, str]], tools: Any) -> None:
+    proj, _, _ = gateway_production
+    revisions = tools.helm("history", proj.release, "--namespace", proj.namespace,
+                           "--output", "json").stdout
+    proj.write(canary={"steps": [25, 50, 100], "interval": "5s", "shadow": "30s"})
+    refused = proj.run("deploy", "--image", proj.images.ref("2.0.0-quiet"), check=2)
+    assert "deploy.canary.shadow" in refused.err
+    assert "HTTPRouteRequestMirror" in refused.err
+    assert "traefik.io/gateway-controller" in refused.err
+    assert "Traceback" not in refused.err
+    assert tools.helm("history", proj.release, "--namespace", proj.namespace,
+                      "--output", "json").stdout == revisions
+    assert proj.status()["stable"]["version"] == "1.0.0-quiet"
