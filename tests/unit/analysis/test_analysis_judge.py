@@ -168,6 +168,71 @@ def test_5x_regression_is_caught(seed: int, share: float) -> None:
     assert caught >= 95
 
 
+def test_looks_that_see_one_version_at_a_time_are_judged_together() -> None:
+    """Seen on the real node with MLServer: each pod is scraped on its own clock, so the
+    looks alternated between canary-only (20 requests, all errors) and stable-only (32, no
+    errors). Judged look by look that is no evidence at all and the canary was promoted;
+    held until both versions served, it is rejected at once."""
+    judge = Judge([ERRORS], alpha=0.01)
+    judge.observe(Counts(20, 20), Counts(0, 0))
+    assert not judge.rejected()  # nothing to compare with yet
+    judge.observe(Counts(0, 0), Counts(32, 0))
+    assert judge.rejected(), judge.results()
+    # a look where both served is judged as before, and nothing stays held after it
+    same = Judge([ERRORS], alpha=0.01)
+    same.observe(Counts(20, 1), Counts(30, 1))
+    same.observe(Counts(0, 0), Counts(0, 0))
+    assert not same.rejected()
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1),
+       rate=st.sampled_from([0.005, 0.02, 0.1]),
+       per_look=st.sampled_from([10.0, 100.0]),
+       seen=st.sampled_from([0.3, 0.6]))
+def test_holding_one_sided_looks_keeps_false_aborts_below_alpha(
+        seed: int, rate: float, per_look: float, seen: float) -> None:
+    """Identical versions whose new counts reach the judge late: at each look each version's
+    requests so far are seen with probability `seen`, else they wait for a later look (the
+    scrape lagging). 400 releases of 60 looks at alpha = 0.05: the same bar as above."""
+    rng = np.random.default_rng(seed)
+    aborts = 0
+    for _ in range(400):
+        judge = Judge([ERRORS], 0.05)
+        waiting = [[0, 0], [0, 0]]  # canary, stable: [requests, errors] not yet seen
+        for _look in range(60):
+            n = rng.poisson(per_look)
+            n_c = rng.binomial(n, 0.25)
+            for side, served in ((0, n_c), (1, n - n_c)):
+                waiting[side][0] += served
+                waiting[side][1] += rng.binomial(served, rate)
+            shown = [waiting[side] if rng.random() < seen else [0, 0] for side in (0, 1)]
+            for side in (0, 1):
+                if shown[side] is waiting[side]:
+                    waiting[side] = [0, 0]
+            judge.observe(Counts(*shown[0]), Counts(*shown[1]))
+            if judge.rejected():
+                aborts += 1
+                break
+    assert aborts <= 34, f"{aborts} of 400 identical releases aborted"
+
+
+def test_counts_after_a_drop_are_not_counted_twice() -> None:
+    """A stable pod stops mid-step: its series leaves the sum and the total falls from 40 to
+    0, then grows to 32 and 52. Following the highest total seen, only the 12 requests past
+    40 are new."""
+    last = None
+    new = []
+    for total in (40, 0, 32, 52):
+        seen = Counts(total, 0, {math.inf: total}).at_least(last)
+        new.append(seen.since(last).requests)
+        last = seen
+    assert new == [40, 0, 0, 12]
+    assert last.buckets == {math.inf: 52}
+    assert Counts(None).at_least(Counts(5)).requests == 5  # no data keeps the last counts
+    assert Counts(7).at_least(None).requests == 7
+
+
 @settings(max_examples=6, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**32 - 1),
        limit=st.sampled_from([0.01, 0.02, 0.05]),

@@ -138,11 +138,13 @@ class CanaryAnalysis:
                     progress(f"{step.step}: {e.message}; retrying until max_wait")
                 else:
                     unreachable = None
-                    # a track without data keeps its last counts, so nothing is counted twice
-                    fresh = {k: c if c.has_data else Counts(0.0) for k, c in current.items()}
+                    # a track without data keeps its last counts, and one whose total dropped
+                    # (a pod's series gone) its highest: nothing is counted twice
+                    seen = {k: c.at_least(last[k]) for k, c in current.items()}
+                    fresh = {k: c if c.has_data else Counts(0.0) for k, c in seen.items()}
                     self.judge.observe(fresh[CANARY].since(last[CANARY]),
                                        fresh[STABLE].since(last[STABLE]))
-                    last = {k: c if c.has_data else last[k] for k, c in current.items()}
+                    last = {k: c if c.has_data else last[k] for k, c in seen.items()}
                     progress(f"{step.step}: {_progress_line(last, self.judge)}")
             canary_now = last[CANARY]
             decision = decide(Look(

@@ -43,6 +43,19 @@ class Counts:
             max(self.errors - earlier.errors, 0.0),
             {le: max(n - earlier.buckets.get(le, 0.0), 0.0) for le, n in self.buckets.items()})
 
+    def at_least(self, earlier: Counts | None) -> Counts:
+        """These counts, never below `earlier` (field by field). A step's counts are sums over
+        the pods' series: when a pod stops, its series leaves the sum and the total drops.
+        Following the highest total seen, the requests after such a drop are counted once
+        they pass it, never twice."""
+        if earlier is None or not earlier.has_data or not self.has_data:
+            return self if self.has_data else (earlier or self)
+        les = set(self.buckets) | set(earlier.buckets)
+        return Counts(max(_n(self.requests), _n(earlier.requests)),
+                      max(self.errors, earlier.errors),
+                      {le: max(self.buckets.get(le, 0.0), earlier.buckets.get(le, 0.0))
+                       for le in les})
+
     def plus(self, other: Counts) -> Counts:
         if not other.has_data:
             return self

@@ -190,6 +190,9 @@ class Judge:
         self.threshold = max(len(self.tests), 1) / alpha
         self._processes = [EProcess() for _ in self.tests]
         self._totals: list[list[float]] = [[0.0, 0.0, 0.0, 0.0] for _ in self.tests]
+        # a compare test's counts from looks where one version served nothing, held until a
+        # look where both did (see _update)
+        self._held = [Tally(0.0, 0.0) for _ in self.tests]
         self._rejected = [False] * len(self.tests)
 
     def observe(self, canary: Counts, stable: Counts) -> None:
@@ -213,8 +216,20 @@ class Judge:
         totals[3] += x_s
         process = self._processes[i]
         if test.kind == "compare":
+            # Each pod's series is scraped on its own clock, so one look may see only the
+            # canary's new requests and the next only stable's: alone, such a look says
+            # nothing (the share is 0 or 1), and a canary failing every request would never
+            # be compared. Its counts are held and judged with the next look where both
+            # versions served requests. Whether a look is held depends on request counts
+            # only, never on bad events, so the merged looks keep the e-process valid.
+            held = self._held[i]
+            n_c, x_c = n_c + held.canary, x_c + held.canary_bad
+            n_s, x_s = n_s + held.stable, x_s + held.stable_bad
             if n_c > 0 and n_s > 0:
                 process.update(x_c, x_c + x_s, n_c / (n_c + n_s))
+                self._held[i] = Tally(0.0, 0.0)
+            else:
+                self._held[i] = Tally(n_c, x_c, n_s, x_s)
         else:
             assert test.limit is not None
             process.update(x_c, n_c, test.limit)
