@@ -19,6 +19,7 @@ from tests.support.real_node import (
     count_answers,
     predict,
     ready_pods,
+    until_each_answers,
 )
 
 pytestmark = pytest.mark.integration
@@ -103,6 +104,9 @@ def test_cluster_ip_spreads_requests_over_the_pods(kube: Any,
                                                    three_pods: tuple[str, list[Any]]) -> None:
     namespace, pods = three_pods
     url = cluster_ip_url(kube, namespace, APP)
+    # kube-proxy routes to every pod a moment after the endpoints show them ready (once all
+    # 60 requests went to the one pod it knew first): every pod answers first, then the count
+    until_each_answers(pods, lambda: predict(url))
     answered = count_answers(pods, lambda: predict(url), 60)
     print(f"ClusterIP: {sorted(answered.values())} of 60 requests per pod")
     assert sum(answered.values()) == 60
