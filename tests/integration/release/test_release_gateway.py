@@ -1,14 +1,17 @@
-"""A canary judged by the Gateway's own metrics (`deploy.analysis.metrics: gateway`), with no
-metrics endpoint in the app: the example model runs with METRICS_PATH empty (GET /metrics is
-404) and the chart's monitoring off, live traffic goes through the test bed's Gateway
-(Traefik, an HTTPRoute with the canary's weight), and Prometheus reads Traefik's per-backend
+"""Canary analysis with `deploy.analysis.metrics: gateway` on the real test bed: the example
+server with no /metrics at all (METRICS_PATH= empty), served through the test bed's Gateway
+(Traefik) by an HTTPRoute whose weights the release changes; load is sent to the Gateway, and
+the judge reads Traefik's own per-backend metrics for each track, not the app's
 counters and latency histogram. A good version is promoted; the flaky one (every fifth
 request a 500, +300 ms) is aborted with exit 1, production still answering.
 
 Then a shadow step on the same Gateway: Traefik's Gateway API provider does not list
-HTTPRouteRequestMirror among its GatewayClass's supported features, so `deploy` refuses it
-with exit 2 before the lock or helm, and nothing changes."""
-
+HTTPRouteRequestMirror among its GatewayClass's supported features, so `deploy` refuses the
+RequestMirror filter with exit 2 before the lock or helm, and nothing changes. With
+`traffic.gatewayApi.mirror: traefikService` Traefik mirrors through a TraefikService: the
+canary's pods count the copies (their own counters, through Prometheus) while every client
+answer comes from production; the flaky version is rejected in its shadow step without a
+client seeing one of its errors, the good one goes on to the weighted steps."""
 from __future__ import annotations
 
 import uuid
@@ -46,19 +49,39 @@ def quiet_images(variant_images: Images, registry: Any, docker_client: Any) -> I
 def gateway_production(real_project: Project, quiet_images: Images,
                        traffic: dict[str, str]) -> tuple[Project, str, dict[str, str]]:
     """1.0.0-quiet serving behind the Gateway; (project, prediction URL, Host header)."""
-    proj = real_project
-    proj.images = quiet_images
+    real_project.images = quiet_images
+    return _behind_the_gateway(real_project, traffic, "gateway", "1.0.0-quiet")
+
+
+@pytest.fixture
+def mirrored_production(real_project: Project, variant_images: Images,
+                        traffic: dict[str, str]) -> tuple[Project, str, dict[str, str]]:
+    """1.0.0 (with its /metrics) behind the Gateway, shadow steps mirrored by Traefik."""
+    real_project.images = variant_images
+    return _behind_the_gateway(real_project, traffic, "app", "1.0.0",
+                               mirror="traefikService", shadow="15s")
+
+
+def _behind_the_gateway(proj: Project, traffic: dict[str, str], metrics: str, version: str,
+                        **extra: str) -> tuple[Project, str, dict[str, str]]:
     gateway_ns, gateway_name = traffic["MODELSHIP_TEST_GATEWAY_NAME"].split("/")
     host = f"{proj.namespace}-{uuid.uuid4().hex[:6]}.gateway.test"
     proj.config["serve"] = {"port": 8080, "health": "/healthz", "predict": "/predict"}
-    values = {**proj.config["deploy"]["values"], "traffic": {
-        "mode": "gateway-api", "gatewayApi": {"hostnames": [host], "parentRefs": [
-            {"name": gateway_name, "namespace": gateway_ns, "sectionName": "http"}]}}}
-    proj.write(values=values, canary={"steps": [25, 50, 100], "interval": "5s"}, analysis={
-        "prometheus": traffic["MODELSHIP_TEST_PROMETHEUS"], "metrics": "gateway",
+    route: dict[str, Any] = {"hostnames": [host], "parentRefs": [
+        {"name": gateway_name, "namespace": gateway_ns, "sectionName": "http"}]}
+    canary: dict[str, Any] = {"steps": [25, 50, 100], "interval": "5s"}
+    if "mirror" in extra:
+        route["mirror"] = extra["mirror"]
+        canary = {"steps": [50, 100], "interval": "5s", "shadow": extra["shadow"]}
+    values = {**proj.config["deploy"]["values"],
+              "traffic": {"mode": "gateway-api", "gatewayApi": route},
+              # the app's own counters: the metrics Service Prometheus discovers
+              "monitoring": {"enabled": metrics == "app"}}
+    proj.write(values=values, canary=canary, analysis={
+        "prometheus": traffic["MODELSHIP_TEST_PROMETHEUS"], "metrics": metrics,
         "alpha": 0.01, "min_requests": 30, "on_inconclusive": "hold", "max_wait": "60s",
         "compare": {"error_rate": "stable", "latency_ms": {"above": 250}}})
-    proj.deploy("1.0.0-quiet")
+    proj.deploy(version)
     url, headers = f"{traffic['MODELSHIP_TEST_GATEWAY']}/predict", {"Host": host}
 
     def answers() -> bool:
@@ -137,3 +160,43 @@ def test_a_shadow_step_on_a_gateway_that_cannot_mirror_is_refused_before_any_cha
     assert tools.helm("history", proj.release, "--namespace", proj.namespace,
                       "--output", "json").stdout == revisions
     assert proj.status()["stable"]["version"] == "1.0.0-quiet"
+
+
+def test_a_shadow_step_mirrored_by_traefik_judges_the_canary_on_copies_clients_never_see(
+        mirrored_production: tuple[Project, str, dict[str, str]]) -> None:
+    proj, url, headers = mirrored_production
+    with load.Load(url, rps=RPS, seconds=240, headers=headers).running() as sent:
+        flaky = proj.run("deploy", "--json", "--image", proj.images.ref("flaky"),
+                         timeout=300, check=1)
+    data = flaky.json
+    print(f"\nshadow flaky: {data['outcome']} in {flaky.seconds:.1f}s; load {sent.line()}")
+    assert data["outcome"] == "aborted"
+    assert [(s["name"], s["verdict"]) for s in data["steps"]] == [("shadow", "failed")]
+    evidence = data["steps"][0]["evidence"]
+    tracks = evidence["tracks"]
+    print(f"shadow flaky tracks: {tracks}")
+    # the canary's own counters saw the mirrored copies (the canary has weight 0; the judge
+    # may reject after a few of them) ...
+    assert tracks["canary"]["requests"] >= 5, tracks
+    assert tracks["canary"]["errors"] > 0, tracks
+    rejected = [c for c in evidence["checks"] if c["rejected"]]
+    assert rejected, evidence["checks"]
+    # ... while every client answer came from production
+    assert sent.total >= 50, sent.line()
+    assert sent.errors == 0, sent.line()
+    status = proj.status()
+    assert status["stable"]["version"] == "1.0.0"
+    assert status["canary"] is None
+
+    with load.Load(url, rps=RPS, seconds=240, headers=headers).running() as sent:
+        good = proj.run("deploy", "--json", "--image", proj.images.ref("2.0.0"),
+                        timeout=300, check=0)
+    data = good.json
+    print(f"shadow good: {data['outcome']} in {good.seconds:.1f}s; load {sent.line()}")
+    assert data["outcome"] == "promoted", good.err[-3000:]
+    steps = [(s["name"], s["verdict"]) for s in data["steps"]]
+    assert steps[:3] == [("shadow", "passed"), ("canary-50", "passed"),
+                         ("canary-100", "passed")], steps
+    shadow_tracks = data["steps"][0]["evidence"]["tracks"]
+    assert shadow_tracks["canary"]["requests"] >= 30, shadow_tracks
+    assert proj.status()["stable"]["version"] == "2.0.0"

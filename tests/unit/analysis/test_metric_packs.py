@@ -49,7 +49,7 @@ def test_gateway_pack_selects_each_tracks_backend_service_in_traefiks_names() ->
     labels = Labels("prod", "iris", "iris-serving")
     promql = render(queries["errors"], track="canary", labels=labels, window_seconds=30)
     assert promql == ('traefik_service_requests_total{service=~"prod-iris-serving-canary-'
-                      '(http-)?[0-9]+@kubernetesgateway",code=~"5.."}[150s]')
+                      '(http-)?[0-9]+@kubernetes(gateway|crd)",code=~"5.."}[150s]')
     assert render(queries["latency"], track="stable", labels=Labels("prod", "iris"),
                   window_seconds=30).startswith(
         'traefik_service_request_duration_seconds_bucket{service=~"prod-iris-stable-')

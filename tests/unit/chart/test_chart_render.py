@@ -134,10 +134,22 @@ def test_gateway_api_route_weights_equal_the_values(render: Render) -> None:
     assert all(b["port"] == 80 for b in weighted["backendRefs"])
 
 
-def test_gateway_api_without_canary_routes_to_the_main_service(render: Render) -> None:
+def test_gateway_api_without_canary_routes_to_stables_own_service(render: Render) -> None:
+    """Not the main Service, which selects every pod of the release: when a canary ends, its
+    pods answer while they stop, and a route to the main Service reached them (the flaky
+    canary's 500s seen by clients after an abort on the real Gateway)."""
     docs = render({"traffic": GATEWAY})
     (rule,) = docs.get("HTTPRoute", "sentiment")["spec"]["rules"]
-    assert [b["name"] for b in rule["backendRefs"]] == ["sentiment"]
+    assert [(b["name"], b["weight"]) for b in rule["backendRefs"]] == [("sentiment-stable", 100)]
+    assert docs.get("Service", "sentiment-stable")["spec"]["selector"][
+        "modelship.io/track"] == "stable"
+    ended = render({**CANARY_WEIGHTED, "canary": {"enabled": False}, "traffic": GATEWAY})
+    assert [b["name"] for b in ended.get("HTTPRoute", "sentiment")["spec"]["rules"][0][
+        "backendRefs"]] == ["sentiment-stable"]
+    # blue-green: the main Service selects the active colour
+    colours = render({**BLUE_GREEN, "traffic": GATEWAY})
+    assert [b["name"] for b in colours.get("HTTPRoute", "sentiment")["spec"]["rules"][0][
+        "backendRefs"]] == ["sentiment"]
 
 
 def test_gateway_api_without_parent_refs_warns(render: Render, helm_bin: str) -> None:
@@ -623,3 +635,48 @@ def test_shadow_mirrors_the_route_to_the_canary_while_stable_answers(render: Ren
     assert "filters" not in render(plain).get("HTTPRoute", "sentiment")["spec"]["rules"][0]
     off = {**shadow, "canary": {"enabled": False, "shadow": True}}
     assert "filters" not in render(off).get("HTTPRoute", "sentiment")["spec"]["rules"][0]
+
+
+def test_shadow_through_traefik_puts_a_mirroring_traefik_service_before_stable(
+        render: Render) -> None:
+    """traffic.gatewayApi.mirror: traefikService: no RequestMirror filter (Traefik's Gateway
+    API provider has none); while a canary runs, stable's share goes through a TraefikService
+    that answers from stable and, in the shadow step only, mirrors every request to the
+    canary. The route points at the same objects in and after the shadow step."""
+    traffic = {**GATEWAY, "gatewayApi": {**GATEWAY["gatewayApi"], "mirror": "traefikService"}}
+    shadow = {**CANARY_WEIGHTED, "canary": {**CANARY_WEIGHTED["canary"], "weight": 0,
+                                            "shadow": True}, "traffic": traffic}
+    front = {"group": "traefik.io", "kind": "TraefikService",
+             "name": "models-sentiment-stable-mirror@kubernetescrd"}
+    docs = render(shadow)
+    (rule,) = docs.get("HTTPRoute", "sentiment")["spec"]["rules"]
+    assert "filters" not in rule
+    assert rule["backendRefs"] == [{**front, "weight": 100},
+                                   {"name": "sentiment-canary", "port": 80, "weight": 0}]
+    # every request is mirrored to the canary: it gets stable's capacity, not 0 pods
+    assert replicas(docs, "sentiment-canary") == replicas(docs, "sentiment-stable") == 4
+    mirroring = docs.get("TraefikService", "sentiment-stable-mirror")["spec"]["mirroring"]
+    assert mirroring == {"name": "sentiment-stable", "port": 80, "mirrors": [
+        {"name": "sentiment-canary", "port": 80, "percent": 100}]}
+    # the weighted step after it: the same route objects, nothing mirrored
+    weighted = {**shadow, "canary": {**shadow["canary"], "weight": 25, "shadow": False}}
+    docs = render(weighted)
+    assert docs.get("HTTPRoute", "sentiment")["spec"]["rules"][0]["backendRefs"] == [
+        {**front, "weight": 75}, {"name": "sentiment-canary", "port": 80, "weight": 25}]
+    assert docs.get("TraefikService", "sentiment-stable-mirror")["spec"]["mirroring"] == {
+        "name": "sentiment-stable", "port": 80}
+    # no canary: the route still goes through it, so a release never changes what it points to
+    idle = {**weighted, "canary": {"enabled": False}}
+    docs = render(idle)
+    assert docs.get("HTTPRoute", "sentiment")["spec"]["rules"][0]["backendRefs"] == [
+        {**front, "weight": 100}]
+    assert docs.get("TraefikService", "sentiment-stable-mirror")["spec"]["mirroring"] == {
+        "name": "sentiment-stable", "port": 80}
+    # the RequestMirror way renders no TraefikService
+    plain = {**weighted, "traffic": GATEWAY}
+    assert render(plain).kinds("TraefikService") == []
+
+
+def test_an_unknown_mirror_method_is_refused(refuse: Callable[..., str]) -> None:
+    traffic = {**GATEWAY, "gatewayApi": {**GATEWAY["gatewayApi"], "mirror": "istio"}}
+    assert "mirror" in refuse({"traffic": traffic})

@@ -27,8 +27,10 @@ PACK_NAMES = ("app", "gateway", "vllm", "tgi", "triton", "mlserver", "bentoml")
 
 _POD = 'namespace="{namespace}",track="{track}"'
 # Traefik's name for the backend Service a track's HTTPRoute backendRef points to:
-# <namespace>-<service>-<port name>-<port>@kubernetesgateway (3.6; earlier without the name)
-_TRAEFIK = 'service=~"{namespace}-{fullname}-{track}-(http-)?[0-9]+@kubernetesgateway"'
+# <namespace>-<service>-<port name>-<port>@kubernetesgateway (3.6; earlier without the name),
+# or <namespace>-<service>-<port>@kubernetescrd behind a shadow step's mirroring TraefikService
+_TRAEFIK = ('service=~"{namespace}-{fullname}-{track}-(http-)?[0-9]+'
+            '@kubernetes(gateway|crd)"')
 
 
 @dataclass(frozen=True)
