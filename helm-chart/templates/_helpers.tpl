@@ -112,8 +112,8 @@ replicas mode: total = stable.replicas, canary = round(total * weight / 100) (ha
 with 0 < weight < 100 each track keeps at least 1 pod (canary clamped to 1..total-1; a total
 of 1 becomes 1 + 1); weight 0: no canary pod; weight 100: all pods canary.
 gateway-api / nginx: stable keeps stable.replicas; canary has canary.replicas, or the same
-rounding of stable.replicas by the weight, at least 1 while the weight is above 0; at weight 0
-with canary.shadow (every request mirrored to it), stable.replicas.
+rounding of stable.replicas by the weight, at least 1; at weight 0 one pod (readied before the
+route gives it a share), or with canary.shadow (every request mirrored to it) stable.replicas.
 */}}
 {{- define "modelship-serving.replicaSplit" -}}
 {{- $total := int .Values.stable.replicas }}
@@ -141,6 +141,9 @@ with canary.shadow (every request mirrored to it), stable.replicas.
 {{- else if .Values.canary.shadow }}
 {{- /* a shadow step mirrors all of stable's requests to the canary: the same capacity */}}
 {{- $canary = $total }}
+{{- else }}
+{{- /* weight 0: one pod that gets ready before the route sends it a share */}}
+{{- $canary = 1 }}
 {{- end }}
 {{- printf "%d %d" (int $stable) (int $canary) }}
 {{- end }}

@@ -87,17 +87,30 @@ def canary(settings: ReleaseSettings, current: Desired, new: Version, *,
     promotion. `full`: straight to promotion."""
     stable = current.stable
     assert stable is not None
+    from modelship.release.values import traffic_mode  # values -> strategy -> plan
+
     steps: list[Step] = []
     weight_now = current.weight if current.canary == new else 0
+    # a routed mode (gateway-api, nginx) sends the canary's share to its Service as soon as
+    # the route has it: with no ready pod behind it clients get 503s, so the canary's pods
+    # start at weight 0 first (the chart runs one pod there), and the shadow step does that too
+    ready_at_zero = traffic_mode(settings.values) == "replicas" or weight_now > 0
+    warm = Desired("canary", settings.replicas, stable=stable, canary=new, weight=0)
     if settings.canary.shadow and not full and after == 0 and weight_now == 0:
-        mirrored = Desired("canary", settings.replicas, stable=stable, canary=new, weight=0,
-                           shadow=True)
-        steps.append(Step("shadow", 0, (mirrored,), analyse=True,
-                          interval=settings.canary.shadow))
+        # warm first here too: the mirror's target Service then exists before the gateway is
+        # told to copy requests to it (Traefik: a mirror to a Service it has not seen yet
+        # unbuilds the service in front of stable, and clients get 404s)
+        mirrored = replace(warm, shadow=True)
+        steps.append(Step("shadow", 0, (*(() if ready_at_zero else (warm,)), mirrored),
+                          analyse=True, interval=settings.canary.shadow))
+        ready_at_zero = True
     for weight in () if full else settings.canary.steps:
         if weight <= after:
             continue
         applies: list[Desired] = []
+        if not ready_at_zero:
+            applies.append(warm)
+            ready_at_zero = True
         target = Desired("canary", settings.replicas, stable=stable, canary=new, weight=weight)
         applies.append(target)
         steps.append(Step(f"canary-{weight}", weight, tuple(applies), analyse=True,

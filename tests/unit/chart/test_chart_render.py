@@ -106,7 +106,7 @@ def test_replicas_mode_canary_has_no_hpa(render: Render) -> None:
 
 
 @pytest.mark.parametrize(("weight", "canary_replicas", "expected"), [
-    (25, None, 1), (50, None, 2), (0, None, 0), (100, None, 4), (25, 3, 3)])
+    (25, None, 1), (50, None, 2), (0, None, 1), (100, None, 4), (25, 3, 3)])
 def test_weighted_modes_keep_stable_and_size_the_canary(
         render: Render, weight: int, canary_replicas: int | None, expected: int) -> None:
     docs = render({**CANARY_WEIGHTED, "traffic": GATEWAY,

@@ -243,3 +243,23 @@ def test_a_shadow_step_mirrors_before_the_first_weighted_step() -> None:
     # resuming a paused canary (already past its shadow) does not mirror again
     paused = Desired("canary", 4, stable=V1, canary=V2, weight=25)
     assert "shadow" not in [s.name for s in plan.resume(shadowed, paused).steps]
+
+
+def test_a_routed_canary_is_ready_at_weight_0_before_the_route_gives_it_a_share() -> None:
+    """gateway-api / nginx: the route sends the canary's share to its Service at once; the
+    first weighted step readies its pods at weight 0 first (clients once got 503 'no
+    available server' from Traefik while they started). Replicas mode needs no such apply
+    (the pods are the split), nor a step after the shadow step, nor a resumed canary."""
+    routed = replace(S, values={"traffic": {"mode": "gateway-api"}})
+    current = Desired("canary", 4, stable=V1)
+    steps = summary(plan.deploy(routed, current, V2))
+    assert steps[0] == ("canary-10", 10, True, False, [("1.0.0", "2.0.0", 0),
+                                                       ("1.0.0", "2.0.0", 10)])
+    assert all(len(applies) == 1 for name, *_, applies in steps[1:] if name.startswith("canary"))
+    assert summary(plan.deploy(S, current, V2))[0][4] == [("1.0.0", "2.0.0", 10)]
+    shadowed = replace(routed, canary=CanarySettings((25, 100), 1.0, shadow=30.0))
+    shadow, first = plan.deploy(shadowed, current, V2).steps[:2]
+    assert [(d.weight, d.shadow) for d in shadow.applies] == [(0, False), (0, True)]
+    assert [d.weight for d in first.applies] == [25]
+    paused = Desired("canary", 4, stable=V1, canary=V2, weight=25)
+    assert [len(s.applies) for s in plan.resume(routed, paused).steps[:1]] == [1]
