@@ -160,6 +160,20 @@ def test_gateway_api_without_parent_refs_warns(render: Render, helm_bin: str) ->
     assert "WARNING: traffic.gatewayApi.parentRefs is empty" in result.stdout
 
 
+def test_nginx_stable_ingress_reaches_stables_own_service(render: Render) -> None:
+    """As the gateway route: after a canary the stable Ingress must not reach the main
+    Service, whose selector also catches the canary pods while they stop."""
+    nginx = {"mode": "nginx"}
+    for values in ({"traffic": nginx},
+                   {**CANARY_WEIGHTED, "canary": {"enabled": False}, "traffic": nginx}):
+        backend = render(values).get("Ingress", "sentiment")["spec"]["rules"][0]["http"][
+            "paths"][0]["backend"]
+        assert backend["service"]["name"] == "sentiment-stable"
+    colours = render({**BLUE_GREEN, "traffic": nginx})
+    assert colours.get("Ingress", "sentiment")["spec"]["rules"][0]["http"]["paths"][0][
+        "backend"]["service"]["name"] == "sentiment"
+
+
 def test_nginx_canary_ingress_annotations(render: Render) -> None:
     docs = render(scenario="canary-nginx")
     main, canary = docs.get("Ingress", "sentiment"), docs.get("Ingress", "sentiment-canary")
