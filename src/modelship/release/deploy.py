@@ -90,7 +90,8 @@ class Deploy:
                                               state.desired, state.extra)
 
         preflight.before_deploy(self.analysis, serving_now, config_file=self.cfg.file)
-        if chosen.canary.shadow and chosen.strategy == "canary":  # can the Gateway mirror?
+        if mirror.needed(chosen.values, chosen.strategy, bool(chosen.canary.shadow)):
+            # can the Gateway mirror (or serve the TraefikService the chart will render)?
             mirror.check(sess.api, chosen.namespace, chosen.values, config_file=self.cfg.file)
         self.new = target_image(self.args.image, self.cfg, chosen)
         self.evidence = release_check.check(self.cfg, self.args.environment, self.new.image,

@@ -37,7 +37,7 @@ def check(api: Any, namespace: str, values: Mapping[str, Any], *,
     deploy.canary.shadow) when one of the route's Gateways cannot, or the route has none."""
     refs = parent_refs(values)
     if not refs:
-        raise ConfigError("a shadow step needs the route attached to a Gateway; "
+        raise ConfigError("mirroring needs the route attached to a Gateway; "
                           "deploy.values.traffic.gatewayApi.parentRefs is empty",
                           file=config_file, key="deploy.canary.shadow")
     via_traefik = _method(values) == "traefikService"
@@ -63,6 +63,15 @@ def check(api: Any, namespace: str, values: Mapping[str, Any], *,
                 hint=hint)
         checked.append(where)
     return checked
+
+
+def needed(values: Mapping[str, Any], strategy: str, shadow: bool) -> bool:
+    """Whether `check` must run: a canary with a shadow step, or a canary in gateway-api mode
+    whose chart renders a TraefikService (mirror: traefikService) even without one."""
+    from modelship.release.values import traffic_mode  # values -> strategy -> mirror
+
+    return strategy == "canary" and (shadow or (
+        traffic_mode(values) == "gateway-api" and _method(values) == "traefikService"))
 
 
 def _method(values: Mapping[str, Any]) -> str:
