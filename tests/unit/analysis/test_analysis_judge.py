@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelship.release.analysis.counts import Counts, bucket_for, quantile, slow
-from modelship.release.analysis.judge import Check, EProcess, Event, Judge
+from modelship.release.analysis.judge import HOLD, Check, EProcess, Event, Judge
 
 ERRORS = Check("error_rate vs stable", "compare", Event())
 SLOW = Check("latency > 250 ms vs stable", "compare", Event(slower_than=0.25))
@@ -178,6 +178,14 @@ def test_looks_that_see_one_version_at_a_time_are_judged_together() -> None:
     assert not judge.rejected()  # nothing to compare with yet
     judge.observe(Counts(0, 0), Counts(32, 0))
     assert judge.rejected(), judge.results()
+    # held for at most HOLD looks: counts older than that are dropped, never judged (the
+    # versions are compared over nearly the same seconds)
+    stale = Judge([ERRORS], alpha=0.01)
+    for _ in range(HOLD):
+        stale.observe(Counts(20, 20), Counts(0, 0))
+    stale.observe(Counts(20, 0), Counts(0, 0))
+    stale.observe(Counts(0, 0), Counts(32, 0))
+    assert not stale.rejected(), stale.results()
     # a look where both served is judged as before, and nothing stays held after it
     same = Judge([ERRORS], alpha=0.01)
     same.observe(Counts(20, 1), Counts(30, 1))

@@ -142,8 +142,10 @@ class CanaryAnalysis:
                     # (a pod's series gone) its highest: nothing is counted twice
                     seen = {k: c.at_least(last[k]) for k, c in current.items()}
                     fresh = {k: c if c.has_data else Counts(0.0) for k, c in seen.items()}
-                    self.judge.observe(fresh[CANARY].since(last[CANARY]),
-                                       fresh[STABLE].since(last[STABLE]))
+                    stable_new = fresh[STABLE].since(last[STABLE])
+                    if step.weight >= 100:  # stable serves nothing: what it shows is left over
+                        stable_new = Counts(0.0)
+                    self.judge.observe(fresh[CANARY].since(last[CANARY]), stable_new)
                     last = {k: c if c.has_data else last[k] for k, c in seen.items()}
                     progress(f"{step.step}: {_progress_line(last, self.judge)}")
             canary_now = last[CANARY]

@@ -70,6 +70,9 @@ from modelship.release.analysis.counts import Counts, slow
 # Alternatives mixed over: rate (or odds) ratios from 1.2x to 30x, log-spaced. A coarser grid
 # costs ln(K) nats of evidence; a wider one buys power against tiny or huge regressions.
 RATIOS: tuple[float, ...] = tuple(1.2 * (30 / 1.2) ** (k / 11) for k in range(12))
+# looks a compare test holds one version's counts while waiting for the other's (scrapes of
+# the two versions' pods land a few seconds apart, so a look may see only one of them)
+HOLD = 3
 
 
 @dataclass(frozen=True)
@@ -191,8 +194,9 @@ class Judge:
         self._processes = [EProcess() for _ in self.tests]
         self._totals: list[list[float]] = [[0.0, 0.0, 0.0, 0.0] for _ in self.tests]
         # a compare test's counts from looks where one version served nothing, held until a
-        # look where both did (see _update)
+        # look where both did, for at most HOLD looks (see _update)
         self._held = [Tally(0.0, 0.0) for _ in self.tests]
+        self._held_looks = [0] * len(self.tests)
         self._rejected = [False] * len(self.tests)
 
     def observe(self, canary: Counts, stable: Counts) -> None:
@@ -222,14 +226,17 @@ class Judge:
             # be compared. Its counts are held and judged with the next look where both
             # versions served requests. Whether a look is held depends on request counts
             # only, never on bad events, so the merged looks keep the e-process valid.
-            held = self._held[i]
+            # Held counts older than HOLD looks are dropped (never judged): the versions are
+            # compared over nearly the same seconds, and dropping data only costs power.
+            held = self._held[i] if self._held_looks[i] < HOLD else Tally(0.0, 0.0)
             n_c, x_c = n_c + held.canary, x_c + held.canary_bad
             n_s, x_s = n_s + held.stable, x_s + held.stable_bad
             if n_c > 0 and n_s > 0:
                 process.update(x_c, x_c + x_s, n_c / (n_c + n_s))
-                self._held[i] = Tally(0.0, 0.0)
+                self._held[i], self._held_looks[i] = Tally(0.0, 0.0), 0
             else:
-                self._held[i] = Tally(n_c, x_c, n_s, x_s)
+                looks = self._held_looks[i] + 1 if held.canary or held.stable else 1
+                self._held[i], self._held_looks[i] = Tally(n_c, x_c, n_s, x_s), looks
         else:
             assert test.limit is not None
             process.update(x_c, n_c, test.limit)
