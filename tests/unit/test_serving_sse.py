@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from tests.support.sse import Stream, handler
 
-from modelship.serving import Client, ServeSpec
+from modelship.serving import Answer, Client, ServeSpec
 from modelship.serving.sse import Timing, data_lines
 
 Serve = Callable[[type[BaseHTTPRequestHandler]], str]
@@ -20,6 +20,14 @@ CHAT = ServeSpec(protocol="openai-chat", predict="/v1/chat/completions",
 COMPLETIONS = dataclasses.replace(CHAT, protocol="openai-completions",
                                   predict="/v1/completions", response_field="choices.0.text")
 ROW = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+
+
+def ask_once(http_server: Serve, kind: type[BaseHTTPRequestHandler],
+             spec: ServeSpec = CHAT) -> Answer:
+    """Serve `kind` and send it one prediction with `spec`."""
+    base = http_server(kind)
+    with Client(spec) as client:
+        return client.predict(base + spec.predict, dict(ROW))
 
 
 def test_data_lines_survive_lines_split_between_reads() -> None:
@@ -57,26 +65,20 @@ def test_a_streamed_answer_is_read_and_timed(http_server: Serve, spec: ServeSpec
 
 
 def test_usage_counts_the_tokens_when_the_server_sends_it(http_server: Serve) -> None:
-    base = http_server(handler(Stream(ttft=0.01, gap=0.02, tokens=4, usage=True)))
-    with Client(CHAT) as client:
-        answer = client.predict(base + CHAT.predict, dict(ROW))
+    answer = ask_once(http_server, handler(Stream(ttft=0.01, gap=0.02, tokens=4, usage=True)))
     assert answer.timing is not None
     assert answer.timing.tokens == 8
 
 
 def test_a_server_that_does_not_stream_still_answers(http_server: Serve) -> None:
-    base = http_server(handler(Stream(streams=False)))
-    with Client(CHAT) as client:
-        answer = client.predict(base + CHAT.predict, dict(ROW))
+    answer = ask_once(http_server, handler(Stream(streams=False)))
     assert answer.ok
     assert answer.prediction == "w0 w1 w2 w3 "
     assert answer.timing is None  # nothing timed: the checks on it are not measured
 
 
 def test_an_error_in_the_stream_is_a_failure(http_server: Serve) -> None:
-    base = http_server(handler(Stream(error=True)))
-    with Client(CHAT) as client:
-        answer = client.predict(base + CHAT.predict, dict(ROW))
+    answer = ask_once(http_server, handler(Stream(error=True)))
     assert not answer.ok
     assert answer.failure is not None
     assert "out of memory" in answer.failure.body
@@ -93,9 +95,7 @@ def test_without_stream_the_request_is_unchanged(http_server: Serve) -> None:
 
 
 def test_a_stream_cut_short_is_a_failure_not_a_short_answer(http_server: Serve) -> None:
-    base = http_server(handler(Stream(finish=False)))
-    with Client(CHAT) as client:
-        answer = client.predict(base + CHAT.predict, dict(ROW))
+    answer = ask_once(http_server, handler(Stream(finish=False)))
     assert not answer.ok
     assert answer.failure is not None
     assert "without a finish_reason after 4 text chunks" in answer.failure.body
