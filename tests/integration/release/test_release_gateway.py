@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 from testbed import load
-from tests.integration.release.conftest import Images, Project
+from tests.integration.release.conftest import Images, Project, Result
 from tests.support.images import build_and_push
 from tests.support.kube import wait_for
 from tests.support.real_node import answering, service_url
@@ -96,6 +96,17 @@ def _behind_the_gateway(proj: Project, traffic: dict[str, str], metrics: str, ve
     return proj, url, headers
 
 
+def deploy_under_load(proj: Project, url: str, headers: dict[str, str], version: str, *,
+                      check: int, label: str) -> tuple[Result, load.Sent]:
+    """`modelship deploy --json` of `version` while RPS requests a second go through the
+    Gateway; prints the outcome and what the clients got."""
+    with load.Load(url, rps=RPS, seconds=240, headers=headers).running() as sent:
+        run = proj.run("deploy", "--json", "--image", proj.images.ref(version), timeout=300,
+                       check=check)
+    print(f"{label}: {run.json['outcome']} in {run.seconds:.1f}s; load {sent.line()}")
+    return run, sent
+
+
 def test_the_app_exports_nothing_and_prometheus_has_none_of_its_series(
         gateway_production: tuple[Project, str, dict[str, str]], kube: Any,
         traffic: dict[str, str]) -> None:
@@ -112,11 +123,9 @@ def test_the_app_exports_nothing_and_prometheus_has_none_of_its_series(
 def test_gateway_metrics_promote_the_good_version_and_abort_the_flaky_one(
         gateway_production: tuple[Project, str, dict[str, str]], tmp_path: Path) -> None:
     proj, url, headers = gateway_production
-    with load.Load(url, rps=RPS, seconds=240, headers=headers).running() as sent:
-        good = proj.run("deploy", "--json", "--image", proj.images.ref("2.0.0-quiet"),
-                        timeout=300, check=0)
+    good, sent = deploy_under_load(proj, url, headers, "2.0.0-quiet", check=0,
+                                  label="\ngateway good")
     data = good.json
-    print(f"\ngateway good: {data['outcome']} in {good.seconds:.1f}s; load {sent.line()}")
     assert data["outcome"] == "promoted", good.err[-3000:]
     first = data["steps"][0]
     assert (first["name"], first["verdict"]) == ("canary-25", "passed"), first
@@ -129,11 +138,9 @@ def test_gateway_metrics_promote_the_good_version_and_abort_the_flaky_one(
     assert sent.errors == 0, sent.line()
     assert proj.status()["stable"]["version"] == "2.0.0-quiet"
 
-    with load.Load(url, rps=RPS, seconds=240, headers=headers).running() as sent:
-        flaky = proj.run("deploy", "--json", "--image", proj.images.ref("flaky-quiet"),
-                         timeout=300, check=1)
+    flaky, sent = deploy_under_load(proj, url, headers, "flaky-quiet", check=1,
+                                  label="gateway flaky")
     data = flaky.json
-    print(f"gateway flaky: {data['outcome']} in {flaky.seconds:.1f}s; load {sent.line()}")
     assert data["outcome"] == "aborted"
     assert [(s["name"], s["verdict"]) for s in data["steps"]] == [("canary-25", "failed")]
     evidence = data["steps"][0]["evidence"]
@@ -168,11 +175,9 @@ def test_a_shadow_step_on_a_gateway_that_cannot_mirror_is_refused_before_any_cha
 def test_a_shadow_step_mirrored_by_traefik_judges_the_canary_on_copies_clients_never_see(
         mirrored_production: tuple[Project, str, dict[str, str]]) -> None:
     proj, url, headers = mirrored_production
-    with load.Load(url, rps=RPS, seconds=240, headers=headers).running() as sent:
-        flaky = proj.run("deploy", "--json", "--image", proj.images.ref("flaky"),
-                         timeout=300, check=1)
+    flaky, sent = deploy_under_load(proj, url, headers, "flaky", check=1,
+                                  label="\nshadow flaky")
     data = flaky.json
-    print(f"\nshadow flaky: {data['outcome']} in {flaky.seconds:.1f}s; load {sent.line()}")
     assert data["outcome"] == "aborted"
     assert [(s["name"], s["verdict"]) for s in data["steps"]] == [("shadow", "failed")]
     evidence = data["steps"][0]["evidence"]
@@ -193,11 +198,9 @@ def test_a_shadow_step_mirrored_by_traefik_judges_the_canary_on_copies_clients_n
     assert status["stable"]["version"] == "1.0.0"
     assert status["canary"] is None
 
-    with load.Load(url, rps=RPS, seconds=240, headers=headers).running() as sent:
-        good = proj.run("deploy", "--json", "--image", proj.images.ref("2.0.0"),
-                        timeout=300, check=0)
+    good, sent = deploy_under_load(proj, url, headers, "2.0.0", check=0,
+                                  label="shadow good")
     data = good.json
-    print(f"shadow good: {data['outcome']} in {good.seconds:.1f}s; load {sent.line()}")
     assert data["outcome"] == "promoted", good.err[-3000:]
     steps = [(s["name"], s["verdict"]) for s in data["steps"]]
     assert steps[:3] == [("shadow", "passed"), ("canary-50", "passed"),
